@@ -1,0 +1,148 @@
+// `parbench data synth | import | inspect`.
+#include <cstdio>
+#include <filesystem>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "core/output_file.h"
+#include "data/import.h"
+#include "data/inspect.h"
+#include "data/schema.h"
+#include "data/synth.h"
+
+namespace parbench::cli {
+
+namespace {
+
+h5::Dtype parse_dtype(const std::string& text) { return text == "f16" ? h5::Dtype::f16 : h5::Dtype::f32; }
+
+std::string mib(double bytes) { return fmt::format("{:.1f} MiB", bytes / (1024.0 * 1024.0)); }
+
+struct SynthArgs {
+  data::SynthOptions options;
+  std::string out, dtype = "f32", split;
+  bool force = false;
+};
+
+void run_synth(const SynthArgs& args) {
+  data::SynthOptions options = args.options;
+  options.dtype = parse_dtype(args.dtype);
+  if (!args.split.empty()) options.splits = data::parse_splits(args.split);
+  data::workload_spec(options.workload);
+  OutputFile out(args.out, args.force);
+  // Bytes per sample of all inputs in float32, for the generation rate.
+  const double sample_bytes = options.workload == "violence"
+                                  ? 4.0 * static_cast<double>((options.frames > 0 ? options.frames : 20) * options.feature_dim)
+                                  : 4.0 * (2048.0 + static_cast<double>((options.frames > 0 ? options.frames : 16) * 34));
+  Progress progress("synth");
+  std::int64_t previous_splits = 0, last_done = 0;
+  std::string last_split;
+  const data::WriteReport report = data::synthesize(options, out.temporary(), [&](const data::SynthProgress& p) {
+    if (p.split != last_split) {
+      previous_splits += last_done;
+      last_split = p.split;
+    }
+    last_done = p.done;
+    progress.update(p.split, previous_splits + p.done, options.samples,
+                    sample_bytes * static_cast<double>(previous_splits + p.done), p.seconds);
+  });
+  progress.finish();
+  out.commit();
+  const double file_bytes = static_cast<double>(std::filesystem::file_size(args.out));
+  std::printf("wrote %s: %s samples of %s, %s raw -> %s on disk, compression ratio %.2fx, %.1f s\n",
+              args.out.c_str(), fmt::format("{}", report.samples).c_str(), options.workload.c_str(),
+              mib(static_cast<double>(report.logical_bytes)).c_str(), mib(file_bytes).c_str(),
+              static_cast<double>(report.logical_bytes) / file_bytes, report.seconds);
+}
+
+struct ImportArgs {
+  data::ImportOptions options;
+  std::map<std::string, std::string> files;
+  std::string out, dtype = "f32";
+  bool force = false;
+};
+
+void run_import(const ImportArgs& args) {
+  data::ImportOptions options = args.options;
+  options.dtype = parse_dtype(args.dtype);
+  for (const auto& [name, file] : args.files) {
+    if (!file.empty()) options.files[name] = file;
+  }
+  data::workload_spec(options.workload);
+  OutputFile out(args.out, args.force);
+  Progress progress("import");
+  const data::ImportReport report = data::import_npy(options, out.temporary(), [&](const data::SynthProgress& p) {
+    progress.update(p.split, p.done, p.total, 0.0, p.seconds);
+  });
+  progress.finish();
+  out.commit();
+  const double file_bytes = static_cast<double>(std::filesystem::file_size(args.out));
+  const double input_bytes = static_cast<double>(report.input_bytes);
+  std::printf("imported %lld samples of %s into %s: %s of .npy -> %s on disk (ratio %.2fx), %.1f s, %.0f MB/s\n",
+              static_cast<long long>(report.samples), options.workload.c_str(), args.out.c_str(),
+              mib(input_bytes).c_str(), mib(file_bytes).c_str(), input_bytes / file_bytes, report.seconds,
+              report.seconds > 0 ? input_bytes / report.seconds / 1e6 : 0.0);
+}
+
+}  // namespace
+
+void add_data_commands(CLI::App& app) {
+  CLI::App* data = app.add_subcommand("data", "Create, import and inspect HDF5 datasets");
+  data->require_subcommand(1);
+  const auto workloads = data::workload_names();
+
+  auto synth_args = std::make_shared<SynthArgs>();
+  CLI::App* synth = data->add_subcommand("synth", "Write a seeded, learnable synthetic dataset");
+  synth->add_option("--workload", synth_args->options.workload, "Workload")->required()->check(CLI::IsMember(workloads));
+  synth->add_option("--samples", synth_args->options.samples, "Number of samples N (all splits)")->required();
+  synth->add_option("--out", synth_args->out, "Output HDF5 file")->required();
+  synth->add_option("--seed", synth_args->options.seed, "Random seed")->capture_default_str();
+  synth->add_option("--dtype", synth_args->dtype, "Feature dtype on disk")->check(CLI::IsMember({"f32", "f16"}))->capture_default_str();
+  synth->add_option("--compression", synth_args->options.gzip_level, "gzip level, 0 = none")->check(CLI::Range(0, 9))->capture_default_str();
+  synth->add_option("--split", synth_args->split, "Splits as groups: train,val or train=0.9,val=0.1");
+  synth->add_option("--balance", synth_args->options.positive_fraction, "Share of class 1 (violent/anomaly)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  synth->add_option("--frames", synth_args->options.frames, "Frames T (default: 20 violence, 16 shoplifting)");
+  synth->add_option("--dim", synth_args->options.feature_dim, "Feature size D (violence)")->check(CLI::PositiveNumber)->capture_default_str();
+  synth->add_option("--chunk-samples", synth_args->options.chunk_samples, "Samples per HDF5 chunk (default: ~256 KiB chunks)");
+  synth->add_flag("--force", synth_args->force, "Replace the output file if it exists");
+  synth->callback([synth_args] { run_synth(*synth_args); });
+
+  auto import_args = std::make_shared<ImportArgs>();
+  CLI::App* import = data->add_subcommand("import", "Import .npy feature caches into an HDF5 dataset");
+  import->add_option("--workload", import_args->options.workload, "Workload")->required()->check(CLI::IsMember(workloads));
+  for (const char* name : {"features", "labels", "pose", "visual", "action"}) {
+    import->add_option(fmt::format("--{}", name), import_args->files[name], fmt::format("{} .npy file", name));
+  }
+  import->add_option("--out", import_args->out, "Output HDF5 file")->required();
+  import->add_option("--dtype", import_args->dtype, "Feature dtype on disk")->check(CLI::IsMember({"f32", "f16"}))->capture_default_str();
+  import->add_option("--compression", import_args->options.gzip_level, "gzip level, 0 = none")->check(CLI::Range(0, 9))->capture_default_str();
+  import->add_option("--chunk-samples", import_args->options.chunk_samples, "Samples per HDF5 chunk");
+  import->add_flag("--force", import_args->force, "Replace the output file if it exists");
+  import->callback([import_args] { run_import(*import_args); });
+
+  struct InspectArgs {
+    std::string file;
+    bool json = false, no_scan = false;
+  };
+  auto inspect_args = std::make_shared<InspectArgs>();
+  CLI::App* inspect = data->add_subcommand("inspect", "Describe and validate a dataset file");
+  inspect->add_option("file", inspect_args->file, "HDF5 dataset")->required();
+  inspect->add_flag("--json", inspect_args->json, "Print JSON for scripts");
+  inspect->add_flag("--no-scan", inspect_args->no_scan, "Skip reading every value to check it is finite");
+  inspect->callback([inspect_args] {
+    const nlohmann::json report = data::inspect(inspect_args->file, !inspect_args->no_scan);
+    if (inspect_args->json) {
+      std::printf("%s\n", report.dump(2).c_str());
+    } else {
+      std::printf("%s", data::inspect_text(report).c_str());
+    }
+    if (!report["valid"].get<bool>()) {
+      raise("{} is not a valid parbench dataset", inspect_args->file);
+    }
+  });
+}
+
+}  // namespace parbench::cli

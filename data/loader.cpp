@@ -1,0 +1,99 @@
+// Loader: batch reads through h5::read_rows (one H5Dread per input per batch; each chunk is
+// decompressed once) and float16 widening outside HDF5, whose own soft conversion is slow.
+#include "data/loader.h"
+
+#include "core/half.h"
+
+namespace parbench::data {
+
+Loader::Loader(std::filesystem::path file, LoaderOptions options)
+    : path_(std::move(file)), options_(std::move(options)), file_(h5::open_read(path_)) {
+  info_ = validate_split(file_.get(), options_.group, {.workload = options_.workload, .scan_values = false});
+  shard_ = ShardSpec{.samples = info_.samples,
+                     .rank = options_.rank,
+                     .world = options_.world,
+                     .batch = options_.batch,
+                     .seed = options_.seed,
+                     .shuffle = options_.shuffle,
+                     .drop_last = options_.drop_last};
+  try {
+    validate(shard_);
+  } catch (const Error& error) {
+    raise("{}:{}: {}", path_.string(), options_.group, error.what());
+  }
+  if (options_.threads < 0) raise("loader threads must be >= 0 (got {})", options_.threads);
+  if (options_.depth <= 0) options_.depth = 2 * std::max(options_.threads, 1);
+
+  const WorkloadSpec& spec = workload_spec(info_.workload);
+  const std::string prefix = options_.group == "/" ? "/" : options_.group + "/";
+  for (const auto* input : spec.inputs()) inputs_.emplace(input->name, h5::open_dataset(file_.get(), prefix + input->name));
+  for (const auto* target : spec.targets()) {
+    h5::Dataset dataset = h5::open_dataset(file_.get(), prefix + target->name);
+    std::vector<std::int32_t> labels(static_cast<std::size_t>(info_.samples));
+    h5::read_rows(dataset.get(), H5T_NATIVE_INT32, 0, info_.samples, labels.data());
+    targets_.emplace(target->name, std::move(labels));
+  }
+}
+
+Loader::~Loader() = default;
+
+std::int64_t Loader::batches_per_epoch() const { return data::batches_per_epoch(shard_); }
+
+Batch Loader::read(std::int64_t epoch, std::int64_t b) const {
+  Batch batch;
+  batch.epoch = epoch;
+  batch.index = b;
+  batch.samples = plan_ && epoch == plan_epoch_ ? plan_->batch(b) : EpochPlan(shard_, epoch).batch(b);
+  const auto rows = static_cast<std::int64_t>(batch.samples.size());
+  thread_local std::vector<std::uint16_t> halves;
+  const h5::Type half = h5::half_type();
+  for (const auto& [name, dataset] : inputs_) {
+    const FieldInfo& field = info_.fields.at(name);
+    Tensor tensor;
+    tensor.shape = field.shape;
+    tensor.shape[0] = rows;
+    std::int64_t row_elements = 1;
+    for (std::size_t i = 1; i < field.shape.size(); ++i) row_elements *= field.shape[i];
+    const auto n = static_cast<std::size_t>(rows * row_elements);
+    tensor.values.resize(n);
+    if (field.dtype == h5::Dtype::f16) {
+      halves.resize(n);
+      h5::read_rows(dataset.get(), half.get(), batch.samples, halves.data());
+      half_to_float(halves.data(), tensor.values.data(), n);
+    } else {
+      h5::read_rows(dataset.get(), H5T_NATIVE_FLOAT, batch.samples, tensor.values.data());
+    }
+    if (options_.check_finite) {
+      // Rows are packed in batch order; name the split's sample index on failure.
+      for (std::int64_t r = 0; r < rows; ++r) {
+        check_finite(tensor.values.data() + r * row_elements, 1, row_elements, batch.samples[static_cast<std::size_t>(r)],
+                     path_.string() + ":" + (options_.group == "/" ? "/" : options_.group + "/") + name);
+      }
+    }
+    batch.inputs.emplace(name, std::move(tensor));
+  }
+  for (const auto& [name, labels] : targets_) {
+    std::vector<std::int32_t>& out = batch.targets[name];
+    out.reserve(batch.samples.size());
+    for (const std::int64_t sample : batch.samples) out.push_back(labels[static_cast<std::size_t>(sample)]);
+  }
+  return batch;
+}
+
+void Loader::start_epoch(std::int64_t epoch) {
+  if (prefetcher_) finished_wait_ns_ += prefetcher_->wait_ns();
+  prefetcher_.reset();  // joins the previous epoch's threads before the plan changes
+  plan_ = std::make_unique<EpochPlan>(shard_, epoch);
+  plan_epoch_ = epoch;
+  prefetcher_ = std::make_unique<OrderedPrefetcher<Batch>>([this, epoch](std::int64_t b) { return read(epoch, b); },
+                                                           plan_->batches(), options_.threads, options_.depth);
+}
+
+std::optional<Batch> Loader::next() {
+  if (!prefetcher_) raise("loader: next() before start_epoch()");
+  return prefetcher_->next();
+}
+
+std::int64_t Loader::wait_ns() const { return finished_wait_ns_ + (prefetcher_ ? prefetcher_->wait_ns() : 0); }
+
+}  // namespace parbench::data
