@@ -31,11 +31,11 @@ std::vector<hsize_t> to_hsize(const std::vector<std::int64_t>& values) {
 }
 
 // The hyperslab of rows [first, first + count) of a dataset whose shape is `dims`.
-void select_rows(hid_t space, const std::vector<hsize_t>& dims, hsize_t first, hsize_t count, H5S_seloper_t op) {
+void select_rows(hid_t space, const std::vector<hsize_t>& dims, hsize_t first, hsize_t count) {
   std::vector<hsize_t> start(dims.size(), 0), size = dims;
   start[0] = first;
   size[0] = count;
-  call(H5Sselect_hyperslab(space, op, start.data(), nullptr, size.data(), nullptr), "selecting rows {}..{}",
+  call(H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, size.data(), nullptr), "selecting rows {}..{}",
        first, first + count);
 }
 
@@ -67,7 +67,7 @@ void transfer_rows(hid_t dataset, hid_t memory_type, std::int64_t first, std::in
   std::vector<hsize_t> dims = space_dims(file_space.get());
   check_rows(dataset, dims, first, count);
   if (count == 0) return;
-  select_rows(file_space.get(), dims, static_cast<hsize_t>(first), static_cast<hsize_t>(count), H5S_SELECT_SET);
+  select_rows(file_space.get(), dims, static_cast<hsize_t>(first), static_cast<hsize_t>(count));
   dims[0] = static_cast<hsize_t>(count);
   Space memory_space{call(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "memory space")};
   if (write) {
@@ -294,9 +294,13 @@ void read_rows(hid_t dataset, hid_t memory_type, std::span<const std::int64_t> r
   init();
   if (rows.empty()) return;
   Space file_space{call(H5Dget_space(dataset), "{}: reading dataspace", dataset_name(dataset))};
-  std::vector<hsize_t> dims = space_dims(file_space.get());
-  // One hyperslab per run of consecutive rows; HDF5 walks the union in ascending file order.
-  H5S_seloper_t op = H5S_SELECT_SET;
+  const std::vector<hsize_t> dims = space_dims(file_space.get());
+  hsize_t row_elements = 1;
+  for (std::size_t i = 1; i < dims.size(); ++i) row_elements *= dims[i];
+  const std::size_t row_bytes = row_elements * H5Tget_size(memory_type);
+  // One H5Dread per run of consecutive rows. A single read over the union of the runs' hyperslabs
+  // would be one call, but HDF5 1.10 walks irregular selections so slowly (measured here: 100 MB/s
+  // against 9.6 GB/s for strided single rows from the page cache) that it dominates the loader.
   for (std::size_t i = 0; i < rows.size();) {
     std::size_t j = i + 1;
     while (j < rows.size() && rows[j] == rows[j - 1] + 1) ++j;
@@ -304,15 +308,10 @@ void read_rows(hid_t dataset, hid_t memory_type, std::span<const std::int64_t> r
       throw Error(fmt::format("{}: row list must be ascending and distinct (row {} after {})", dataset_name(dataset),
                               rows[i], rows[i - 1]));
     }
-    check_rows(dataset, dims, rows[i], static_cast<std::int64_t>(j - i));
-    select_rows(file_space.get(), dims, static_cast<hsize_t>(rows[i]), j - i, op);
-    op = H5S_SELECT_OR;
+    transfer_rows(dataset, memory_type, rows[i], static_cast<std::int64_t>(j - i), static_cast<char*>(out) + i * row_bytes,
+                  false);
     i = j;
   }
-  dims[0] = rows.size();
-  Space memory_space{call(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "memory space")};
-  call(H5Dread(dataset, memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, out), "{}: reading {} rows",
-       dataset_name(dataset), rows.size());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -132,8 +132,8 @@ Dataset create_dataset(hid_t location, const std::string& name, Dtype dtype,
 // Rows [first, first + count) along the leading axis, converted to/from `memory_type`.
 void write_rows(hid_t dataset, hid_t memory_type, std::int64_t first, std::int64_t count, const void* data);
 void read_rows(hid_t dataset, hid_t memory_type, std::int64_t first, std::int64_t count, void* out);
-// The rows listed (ascending, distinct), packed in that order into `out`, in one H5Dread over a
-// union of hyperslabs so each chunk is read and decompressed once.
+// The rows listed (ascending, distinct), packed in that order into `out`: one read per run of
+// consecutive rows.
 void read_rows(hid_t dataset, hid_t memory_type, std::span<const std::int64_t> rows, void* out);
 
 // ---------------------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ std::vector<std::string> read_strings_attribute(hid_t object, const std::string&
 // Names of the links (datasets and groups) directly under a group, in name order.
 std::vector<std::string> children(hid_t group);
 
-// "HDF5 1.10.8"
+// "1.10.8"
 std::string library_version();
 
 }  // namespace parbench::h5

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "data/chunk_reader.h"
 #include "data/h5.h"
 #include "data/prefetch.h"
 #include "data/sampler.h"
@@ -71,7 +72,11 @@ class Loader {
   ShardSpec shard_;
   SplitInfo info_;
   h5::File file_;
-  std::map<std::string, h5::Dataset> inputs_;
+  struct Input {
+    h5::Dataset dataset;
+    std::unique_ptr<ChunkReader> chunks;  // the parallel path, when the layout allows it
+  };
+  std::map<std::string, Input> inputs_;
   std::map<std::string, std::vector<std::int32_t>> targets_;  // whole split: N int32 each
   std::unique_ptr<EpochPlan> plan_;  // the epoch being prefetched
   std::int64_t plan_epoch_ = -1;

@@ -25,7 +25,7 @@ struct SynthOptions {
   h5::Dtype dtype = h5::Dtype::f32;   // on disk: f32 or f16
   int gzip_level = 4;                 // 0 = uncompressed (still chunked)
   double positive_fraction = 0.5;     // share of class 1 (violent / anomaly); the seeds saw 0.22 and 0.5
-  std::int64_t frames = 20;           // violence T; shoplifting pose T is 16
+  std::int64_t frames = 0;            // T; 0 = the workload default (violence 20, shoplifting pose 16)
   std::int64_t feature_dim = 4096;    // violence D
   std::int64_t chunk_samples = 0;     // samples per chunk; 0 = about 256 KiB of the largest input
   std::vector<SplitFraction> splits;  // empty: one split at the root

@@ -151,11 +151,54 @@ TEST(Prefetch, ProducerExceptionReachesConsumerInOrder) {
   }
 }
 
+TEST(Prefetch, WorkersStopAfterAFailure) {
+  std::atomic<int> calls{0};
+  OrderedPrefetcher<int> prefetcher(
+      [&calls](std::int64_t) -> int {
+        ++calls;
+        throw std::runtime_error("unreadable");
+      },
+      100, 1, 4);
+  std::this_thread::sleep_for(20ms);
+  EXPECT_THROW(prefetcher.next(), std::runtime_error);
+  // The window would allow items 1..3, but one failure is enough to end the epoch.
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST(Prefetch, EarliestFailureWinsWhenSeveralItemsFail) {
+  // While the consumer waits for slow item 6, item 7 fails and then item 8 (already in production)
+  // fails too: the consumer must get item 7's error, not wait forever for item 7's empty slot.
+  auto message = std::make_shared<std::string>();  // shared: a hung body outlives the test
+  ASSERT_TRUE(finishes_within(5s, [message] {
+    OrderedPrefetcher<std::int64_t> prefetcher(
+        [](std::int64_t item) -> std::int64_t {
+          if (item == 6) std::this_thread::sleep_for(100ms);
+          if (item == 7) {
+            std::this_thread::sleep_for(10ms);
+            throw std::runtime_error("seven");
+          }
+          if (item == 8) {
+            std::this_thread::sleep_for(50ms);
+            throw std::runtime_error("eight");
+          }
+          return item;
+        },
+        20, 3, 4);
+    for (std::int64_t item = 0; item < 7; ++item) EXPECT_EQ(prefetcher.next(), item);
+    try {
+      prefetcher.next();
+    } catch (const std::runtime_error& e) {
+      *message = e.what();
+    }
+  }));
+  EXPECT_EQ(*message, "seven");
+}
+
 TEST(Prefetch, EarlyDestructionDoesNotHang) {
   for (int threads : {1, 2, 4, 8}) {
     SCOPED_TRACE(testing::Message() << "threads=" << threads);
     // Consumer stops after a few items while workers wait for window space.
-    EXPECT_TRUE(finishes_within(5s, [threads] {
+    ASSERT_TRUE(finishes_within(5s, [threads] {
       OrderedPrefetcher<std::vector<char>> prefetcher(
           [](std::int64_t item) {
             jitter(item, 200);
@@ -165,7 +208,7 @@ TEST(Prefetch, EarlyDestructionDoesNotHang) {
       for (int i = 0; i < 5; ++i) prefetcher.next();
     }));
     // Destroyed before any next(), with workers still inside produce.
-    EXPECT_TRUE(finishes_within(5s, [threads] {
+    ASSERT_TRUE(finishes_within(5s, [threads] {
       OrderedPrefetcher<int> prefetcher(
           [](std::int64_t) {
             std::this_thread::sleep_for(50ms);
@@ -174,7 +217,7 @@ TEST(Prefetch, EarlyDestructionDoesNotHang) {
           100, threads, 4);
     }));
     // Destroyed after a failure.
-    EXPECT_TRUE(finishes_within(5s, [threads] {
+    ASSERT_TRUE(finishes_within(5s, [threads] {
       OrderedPrefetcher<int> prefetcher([](std::int64_t) -> int { throw std::runtime_error("boom"); }, 100,
                                         threads, 2);
       EXPECT_THROW(prefetcher.next(), std::runtime_error);
@@ -200,15 +243,21 @@ TEST(Prefetch, CountsConsumerWaitTime) {
 }
 
 TEST(Prefetch, HidesProducerTimeBehindASlowConsumer) {
+  std::atomic<int> produced{0};
   OrderedPrefetcher<int> prefetcher(
-      [](std::int64_t) {
-        std::this_thread::sleep_for(5ms);
+      [&produced](std::int64_t) {
+        std::this_thread::sleep_for(50ms);
+        ++produced;
         return 0;
       },
       10, 2, 4);
-  std::this_thread::sleep_for(100ms);  // long enough for the workers to fill the window
+  // Play a consumer busy elsewhere until the workers have filled the window (polling rather than
+  // a fixed sleep keeps this independent of machine load).
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (produced.load() < 4 && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(10ms);
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(prefetcher.next());
-  EXPECT_LT(prefetcher.wait_ns(), std::chrono::nanoseconds(5ms).count());
+  EXPECT_LT(prefetcher.wait_ns(), std::chrono::nanoseconds(25ms).count());
 }
 
 TEST(Prefetch, RejectsBadArguments) {
