@@ -56,15 +56,15 @@ class OrderedPrefetcher {
 
   // The next item in order, or std::nullopt after the last one.
   std::optional<T> next() {
-    const auto start = std::chrono::steady_clock::now();
+    // A destructor, so that the wait before a rethrown producer error is counted too.
     struct AddWait {
-      std::chrono::steady_clock::time_point start;
       std::int64_t& total;
+      std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
       ~AddWait() {
         total += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
                      .count();
       }
-    } add_wait{start, wait_ns_};
+    } add_wait{wait_ns_};
     return synchronous_ ? next_synchronous() : next_prefetched();
   }
 
