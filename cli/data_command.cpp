@@ -1,5 +1,4 @@
 // `parbench data synth | import | inspect`.
-#include <cstdio>
 #include <filesystem>
 #include <map>
 
@@ -33,29 +32,16 @@ void run_synth(const SynthArgs& args) {
   if (!args.split.empty()) options.splits = data::parse_splits(args.split);
   data::workload_spec(options.workload);
   OutputFile out(args.out, args.force);
-  // Bytes per sample of all inputs in float32, for the generation rate.
-  const double sample_bytes = options.workload == "violence"
-                                  ? 4.0 * static_cast<double>((options.frames > 0 ? options.frames : 20) * options.feature_dim)
-                                  : 4.0 * (2048.0 + static_cast<double>((options.frames > 0 ? options.frames : 16) * 34));
   Progress progress("synth");
-  std::int64_t previous_splits = 0, last_done = 0;
-  std::string last_split;
-  const data::WriteReport report = data::synthesize(options, out.temporary(), [&](const data::SynthProgress& p) {
-    if (p.split != last_split) {
-      previous_splits += last_done;
-      last_split = p.split;
-    }
-    last_done = p.done;
-    progress.update(p.split, previous_splits + p.done, options.samples,
-                    sample_bytes * static_cast<double>(previous_splits + p.done), p.seconds);
+  const data::WriteReport report = data::synthesize(options, out.temporary(), [&](const data::WriteProgress& p) {
+    progress.update(p.part, p.done, p.total, p.bytes, p.seconds);
   });
   progress.finish();
   out.commit();
   const double file_bytes = static_cast<double>(std::filesystem::file_size(args.out));
-  std::printf("wrote %s: %s samples of %s, %s raw -> %s on disk, compression ratio %.2fx, %.1f s\n",
-              args.out.c_str(), fmt::format("{}", report.samples).c_str(), options.workload.c_str(),
-              mib(static_cast<double>(report.logical_bytes)).c_str(), mib(file_bytes).c_str(),
-              static_cast<double>(report.logical_bytes) / file_bytes, report.seconds);
+  fmt::print("wrote {}: {} samples of {}, {} raw -> {} on disk, compression ratio {:.2f}x, {:.1f} s\n", args.out,
+             report.samples, options.workload, mib(static_cast<double>(report.logical_bytes)), mib(file_bytes),
+             static_cast<double>(report.logical_bytes) / file_bytes, report.seconds);
 }
 
 struct ImportArgs {
@@ -74,17 +60,16 @@ void run_import(const ImportArgs& args) {
   data::workload_spec(options.workload);
   OutputFile out(args.out, args.force);
   Progress progress("import");
-  const data::ImportReport report = data::import_npy(options, out.temporary(), [&](const data::SynthProgress& p) {
-    progress.update(p.split, p.done, p.total, 0.0, p.seconds);
+  const data::ImportReport report = data::import_npy(options, out.temporary(), [&](const data::WriteProgress& p) {
+    progress.update(p.part, p.done, p.total, p.bytes, p.seconds);
   });
   progress.finish();
   out.commit();
   const double file_bytes = static_cast<double>(std::filesystem::file_size(args.out));
   const double input_bytes = static_cast<double>(report.input_bytes);
-  std::printf("imported %lld samples of %s into %s: %s of .npy -> %s on disk (ratio %.2fx), %.1f s, %.0f MB/s\n",
-              static_cast<long long>(report.samples), options.workload.c_str(), args.out.c_str(),
-              mib(input_bytes).c_str(), mib(file_bytes).c_str(), input_bytes / file_bytes, report.seconds,
-              report.seconds > 0 ? input_bytes / report.seconds / 1e6 : 0.0);
+  fmt::print("imported {} samples of {} into {}: {} of .npy -> {} on disk (ratio {:.2f}x), {:.1f} s, {:.0f} MB/s\n",
+             report.samples, options.workload, args.out, mib(input_bytes), mib(file_bytes), input_bytes / file_bytes,
+             report.seconds, report.seconds > 0 ? input_bytes / report.seconds / 1e6 : 0.0);
 }
 
 }  // namespace
@@ -134,11 +119,7 @@ void add_data_commands(CLI::App& app) {
   inspect->add_flag("--no-scan", inspect_args->no_scan, "Skip reading every value to check it is finite");
   inspect->callback([inspect_args] {
     const nlohmann::json report = data::inspect(inspect_args->file, !inspect_args->no_scan);
-    if (inspect_args->json) {
-      std::printf("%s\n", report.dump(2).c_str());
-    } else {
-      std::printf("%s", data::inspect_text(report).c_str());
-    }
+    fmt::print("{}", inspect_args->json ? report.dump(2) + "\n" : data::inspect_text(report));
     if (!report["valid"].get<bool>()) {
       raise("{} is not a valid parbench dataset", inspect_args->file);
     }

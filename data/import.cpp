@@ -52,7 +52,7 @@ void check_half_range(const float* values, std::int64_t rows, std::int64_t row_e
 }  // namespace
 
 ImportReport import_npy(const ImportOptions& options, const std::filesystem::path& path,
-                        const std::function<void(const SynthProgress&)>& progress) {
+                        const std::function<void(const WriteProgress&)>& progress) {
   const WorkloadSpec& spec = workload_spec(options.workload);
   if (options.dtype != h5::Dtype::f32 && options.dtype != h5::Dtype::f16) raise("--dtype must be f32 or f16");
   if (options.gzip_level < 0 || options.gzip_level > 9) raise("--compression must be 0..9 (got {})", options.gzip_level);
@@ -166,7 +166,8 @@ ImportReport import_npy(const ImportOptions& options, const std::filesystem::pat
         }
         if (progress) {
           const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          progress({input.field->name, first + count, samples, seconds});
+          progress({input.field->name, first + count, samples,
+                    static_cast<double>((first + count) * input.row_elements * value_bytes), seconds});
         }
       }
     }

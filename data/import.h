@@ -28,6 +28,6 @@ struct ImportReport : WriteReport {
 // Checks every input (format, dtype, shape, equal N, label range, finite values) and writes the
 // dataset into `file`, the caller's temporary path. Throws parbench::Error naming the .npy file.
 ImportReport import_npy(const ImportOptions& options, const std::filesystem::path& file,
-                        const std::function<void(const SynthProgress&)>& progress = {});
+                        const std::function<void(const WriteProgress&)>& progress = {});
 
 }  // namespace parbench::data

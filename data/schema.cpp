@@ -6,6 +6,7 @@
 
 #include <fmt/ranges.h>
 
+#include "core/build_info.h"
 #include "core/half.h"
 
 namespace parbench::data {
@@ -94,6 +95,16 @@ const WorkloadSpec& workload_spec(std::string_view name) {
     if (spec.name == name) return spec;
   }
   raise("unknown workload '{}'; valid workloads: {}", name, fmt::join(workload_names(), ", "));
+}
+
+void write_split_attributes(hid_t group, const std::string& workload, const std::string& source) {
+  const WorkloadSpec& spec = workload_spec(workload);
+  h5::write_attribute(group, "schema", std::string(kDatasetSchema));
+  h5::write_attribute(group, "workload", workload);
+  h5::write_attribute(group, "class_names", spec.field("labels").class_names);
+  h5::write_attribute(group, "source", source);
+  h5::write_attribute(group, "created_by", fmt::format("parbench {} (git {}{})", build_info::version,
+                                                       build_info::git_commit, build_info::git_dirty ? ", dirty" : ""));
 }
 
 void check_finite(const float* values, std::int64_t rows, std::int64_t row_elements, std::int64_t first_row,

@@ -66,6 +66,10 @@ SplitInfo validate_split(hid_t file, const std::string& group, const ValidateOpt
 // child groups that carry a schema attribute ("/train", "/val", ...). Empty when neither.
 std::vector<std::string> find_splits(hid_t file);
 
+// Writes the attributes of design.md §5 (schema, workload, class_names, source, created_by)
+// onto the group of a split.
+void write_split_attributes(hid_t group, const std::string& workload, const std::string& source);
+
 // Throws parbench::Error naming the dataset and sample when a value is NaN or infinite;
 // `values` holds rows [first_row, first_row + rows) of an input dataset.
 void check_finite(const float* values, std::int64_t rows, std::int64_t row_elements, std::int64_t first_row,

@@ -12,7 +12,6 @@
 
 #include <fmt/format.h>
 
-#include "core/build_info.h"
 #include "core/half.h"
 #include "core/rng.h"
 #include "data/schema.h"
@@ -208,18 +207,8 @@ void generate(const SynthOptions& options, std::int64_t first, std::int64_t coun
   }
 }
 
-void write_split_attributes(hid_t group, const std::string& workload, const std::string& source) {
-  const WorkloadSpec& spec = workload_spec(workload);
-  h5::write_attribute(group, "schema", std::string(kDatasetSchema));
-  h5::write_attribute(group, "workload", workload);
-  h5::write_attribute(group, "class_names", spec.field("labels").class_names);
-  h5::write_attribute(group, "source", source);
-  h5::write_attribute(group, "created_by", fmt::format("parbench {} (git {}{})", build_info::version,
-                                                       build_info::git_commit, build_info::git_dirty ? ", dirty" : ""));
-}
-
 WriteReport synthesize(const SynthOptions& options, const std::filesystem::path& path,
-                       const std::function<void(const SynthProgress&)>& progress) {
+                       const std::function<void(const WriteProgress&)>& progress) {
   check_options(options);
   const WorkloadSpec& spec = workload_spec(options.workload);
   const auto start = std::chrono::steady_clock::now();
@@ -251,8 +240,11 @@ WriteReport synthesize(const SynthOptions& options, const std::filesystem::path&
     return {kVisualDim};
   };
   const std::int64_t value_bytes = options.dtype == h5::Dtype::f16 ? 2 : 4;
-  std::int64_t largest_row = 1;
-  for (const auto* input : spec.inputs()) largest_row = std::max(largest_row, row_elements(*input));
+  std::int64_t largest_row = 1, sample_bytes = 0;
+  for (const auto* input : spec.inputs()) {
+    largest_row = std::max(largest_row, row_elements(*input));
+    sample_bytes += row_elements(*input) * value_bytes;
+  }
   const std::int64_t chunk =
       options.chunk_samples > 0 ? options.chunk_samples : default_chunk_samples(largest_row * value_bytes);
   // Blocks of whole chunks, about 16 MiB of the largest input: the memory bound of the writer.
@@ -305,7 +297,9 @@ WriteReport synthesize(const SynthOptions& options, const std::filesystem::path&
       done += count;
       if (progress) {
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        progress({split_name.empty() ? "/" : split_name, done, counts[k], seconds});
+        const std::int64_t written = global_first + done;
+        progress({split_name.empty() ? "/" : split_name, written, options.samples,
+                  static_cast<double>(written * sample_bytes), seconds});
       }
     }
     global_first += counts[k];

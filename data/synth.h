@@ -38,9 +38,11 @@ std::vector<SplitFraction> parse_splits(const std::string& text);
 // (random access reads whole chunks, so larger chunks would decompress unused samples).
 std::int64_t default_chunk_samples(std::int64_t sample_bytes);
 
-struct SynthProgress {
-  std::string split;
+// Reported after each block written: samples done of all splits, their uncompressed bytes.
+struct WriteProgress {
+  std::string part;  // the split (synth) or the dataset (import) being written
   std::int64_t done = 0, total = 0;
+  double bytes = 0;
   double seconds = 0;
 };
 
@@ -53,10 +55,7 @@ struct WriteReport {
 
 // Writes the dataset into `file` (the caller's temporary path); `progress` is called after each block.
 WriteReport synthesize(const SynthOptions& options, const std::filesystem::path& file,
-                       const std::function<void(const SynthProgress&)>& progress = {});
-
-// Writes the dataset attributes of design.md §5 onto a split's group.
-void write_split_attributes(hid_t group, const std::string& workload, const std::string& source);
+                       const std::function<void(const WriteProgress&)>& progress = {});
 
 // Generates `count` samples starting at global index `first` into caller buffers sized for them:
 // violence: features (count, T, D), labels (count). shoplifting: visual (count, 2048),

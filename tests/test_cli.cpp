@@ -17,6 +17,7 @@
 
 #include "data/h5.h"
 #include "data/npy.h"
+#include "data/schema.h"
 #include "data/synth.h"
 #include "test_util.h"
 

@@ -422,7 +422,7 @@ TEST(ImportErrors, NaNInLastBlockAfterWritingBegan) {
   std::vector<std::int64_t> written;
   try {
     data::import_npy(violence_options(in), dir / "out.h5",
-                     [&](const data::SynthProgress& progress) { written.push_back(progress.done); });
+                     [&](const data::WriteProgress& progress) { written.push_back(progress.done); });
     ADD_FAILURE() << "no error for a NaN in sample 299";
   } catch (const parbench::Error& error) {
     const std::string message = error.what();
