@@ -17,10 +17,6 @@ namespace {
 
 bool is_float(npy::DType d) { return d == npy::DType::f16 || d == npy::DType::f32 || d == npy::DType::f64; }
 
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  return shape.size() == 1 ? fmt::format("({},)", shape[0]) : fmt::format("({})", fmt::join(shape, ", "));
-}
-
 // The per-sample shape the .npy provides for `field`: (T, 17, 2) pose arrays are accepted as
 // (T, 34) since the C-order bytes are the same.
 std::vector<std::int64_t> sample_shape(const FieldSpec& field, const npy::Header& header,

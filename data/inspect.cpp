@@ -11,10 +11,6 @@ namespace parbench::data {
 
 namespace {
 
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  return shape.size() == 1 ? fmt::format("({},)", shape[0]) : fmt::format("({})", fmt::join(shape, ", "));
-}
-
 std::string bytes_text(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int unit = 0;

@@ -29,10 +29,6 @@ const std::vector<WorkloadSpec>& specs() {
   return all;
 }
 
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  return shape.size() == 1 ? fmt::format("({},)", shape[0]) : fmt::format("({})", fmt::join(shape, ", "));
-}
-
 std::string join_group(const std::string& group, const std::string& name) {
   return group == "/" ? "/" + name : group + "/" + name;
 }
@@ -105,6 +101,10 @@ void write_split_attributes(hid_t group, const std::string& workload, const std:
   h5::write_attribute(group, "source", source);
   h5::write_attribute(group, "created_by", fmt::format("parbench {} (git {}{})", build_info::version,
                                                        build_info::git_commit, build_info::git_dirty ? ", dirty" : ""));
+}
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  return shape.size() == 1 ? fmt::format("({},)", shape[0]) : fmt::format("({})", fmt::join(shape, ", "));
 }
 
 void check_finite(const float* values, std::int64_t rows, std::int64_t row_elements, std::int64_t first_row,

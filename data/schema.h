@@ -66,6 +66,9 @@ SplitInfo validate_split(hid_t file, const std::string& group, const ValidateOpt
 // child groups that carry a schema attribute ("/train", "/val", ...). Empty when neither.
 std::vector<std::string> find_splits(hid_t file);
 
+// "(N, T, D)" as NumPy prints shapes: "(7,)" for one dimension.
+std::string shape_text(const std::vector<std::int64_t>& shape);
+
 // Writes the attributes of design.md §5 (schema, workload, class_names, source, created_by)
 // onto the group of a split.
 void write_split_attributes(hid_t group, const std::string& workload, const std::string& source);

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git ca-certificates
   libopenmpi-dev openmpi-bin
-  libhdf5-dev hdf5-tools
+  libhdf5-dev hdf5-tools zlib1g-dev
   libbenchmark-dev libgtest-dev
   nlohmann-json3-dev libfmt-dev libcli11-dev
   libtbb-dev libopenblas-dev
