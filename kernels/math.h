@@ -1,0 +1,67 @@
+// Per-element math shared by the CPU and CUDA backends: one definition, compiled as
+// __host__ __device__ under nvcc and as plain inline functions otherwise, so the CUDA kernels'
+// arithmetic is tested by the CPU tests.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define PB_HOST_DEVICE __host__ __device__ __forceinline__
+#else
+#define PB_HOST_DEVICE inline
+#endif
+
+namespace parbench::kernels {
+
+PB_HOST_DEVICE float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+// splitmix64 finalizer; the same mixing as core/rng.h, repeated here because kernels/ must build
+// for the device without core/.
+PB_HOST_DEVICE std::uint64_t mix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Dropout keep decision for element `element` of global sample `sample` at (seed, stream), where
+// stream identifies the step and the layer. Counter-based: any split of a batch over workers,
+// threads or devices draws the same mask, and backward recomputes it instead of storing it.
+PB_HOST_DEVICE bool dropout_keep(std::uint64_t seed, std::uint64_t stream, std::uint64_t sample,
+                                 std::uint64_t element, float p) {
+  const std::uint64_t bits = mix64(mix64(mix64(mix64(seed) ^ stream) ^ sample) ^ element);
+  // 24 random bits as a uniform in [0, 1), exactly as core/rng.h's uniform().
+  return static_cast<float>(bits >> 40) * 0x1.0p-24f >= p;
+}
+
+// One LSTM cell update from pre-activation gates (i, f, g, o): PyTorch's equations
+//   i = sigmoid(zi), f = sigmoid(zf), g = tanh(zg), o = sigmoid(zo)
+//   c = f * c_prev + i * g, h = o * tanh(c)
+struct LstmCell {
+  float i, f, g, o, c, tanh_c, h;
+};
+PB_HOST_DEVICE LstmCell lstm_cell(float zi, float zf, float zg, float zo, float c_prev) {
+  LstmCell s;
+  s.i = sigmoidf(zi);
+  s.f = sigmoidf(zf);
+  s.g = tanhf(zg);
+  s.o = sigmoidf(zo);
+  s.c = s.f * c_prev + s.i * s.g;
+  s.tanh_c = tanhf(s.c);
+  s.h = s.o * s.tanh_c;
+  return s;
+}
+
+// Adam, as torch.optim.Adam (no weight decay, no amsgrad): bias-corrected moments and eps added
+// to the square root of the corrected second moment. `step` counts from 1.
+PB_HOST_DEVICE void adam_update(float& param, float& m, float& v, float grad, float lr, float beta1, float beta2,
+                                float eps, float bias_correction1, float bias_correction2) {
+  m = beta1 * m + (1.0f - beta1) * grad;
+  v = beta2 * v + (1.0f - beta2) * grad * grad;
+  const float m_hat = m / bias_correction1;
+  const float v_hat = v / bias_correction2;
+  param -= lr * m_hat / (sqrtf(v_hat) + eps);
+}
+
+}  // namespace parbench::kernels
