@@ -59,6 +59,10 @@ class Backend {
   virtual void upload(float* device, const float* host, std::size_t count) = 0;
   virtual void download(float* host, const float* device, std::size_t count) = 0;
   virtual void copy(float* destination, const float* source, std::size_t count) = 0;
+  // destination (rows, cols) with row stride ld_destination = source (rows, cols) with row stride
+  // ld_source (as cudaMemcpy2D): concatenation along features without a kernel of its own.
+  virtual void copy_2d(float* destination, int ld_destination, const float* source, int ld_source, int rows,
+                       int cols) = 0;
   virtual void synchronize() = 0;
   // Intra-op threads (BLAS and loops). Strategies that run one worker per core set 1.
   virtual void set_threads(int threads) = 0;

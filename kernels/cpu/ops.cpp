@@ -1,1 +1,419 @@
-// placeholder, being written
+// Hand-written CPU ops (everything but GEMM and the LSTM): plain loops with contiguous inner
+// loops so GCC vectorizes them, reductions accumulated in double, no allocation (attention's
+// scratch is the caller's workspace, per-column scratch lives on the stack in column blocks).
+#include "kernels/cpu/ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/check.h"
+#include "core/error.h"
+#include "kernels/cpu/blas.h"
+#include "kernels/math.h"
+
+namespace parbench::kernels::cpu {
+
+namespace {
+
+// Per-column double accumulators live on the stack in blocks of this many columns: wide enough
+// for every layer of the workloads (256) in one block, small enough (2 KiB per array) for any stack.
+constexpr int kColumnBlock = 256;
+
+// Smallest probability whose log the losses take: log(1e-12) = -27.6 keeps a saturated softmax
+// finite. The gradient ignores the clamp (it only matters where p < 1e-12, where p log p ~ 0).
+constexpr float kMinProb = 1e-12f;
+
+// ---- per-element loss math (kept free of host-only code so it can move to kernels/math.h for the
+// CUDA backend) ----
+
+// Smoothed target q_c = (1 - ls) * onehot_c + ls / C.
+inline float smoothed_target(bool is_target, float label_smoothing, int classes) {
+  return (is_target ? 1.0f - label_smoothing : 0.0f) + label_smoothing / static_cast<float>(classes);
+}
+
+// Focal loss term of one class: -alpha * q * (1 - p)^gamma * log p.
+inline float focal_loss_term(float p, float q, float alpha, float gamma) {
+  return -alpha * q * powf(1.0f - p, gamma) * logf(fmaxf(p, kMinProb));
+}
+
+// p * d(focal_loss_term)/dp = alpha * q * (gamma * p * (1-p)^(gamma-1) * log p - (1-p)^gamma).
+// Multiplying by p first keeps it finite as p -> 0 (the (1-p)^gamma / p part), and at p = 1 both
+// parts are 0 (written explicitly because (1-p)^(gamma-1) is inf there when gamma < 1).
+inline float focal_grad_term(float p, float q, float alpha, float gamma) {
+  const float one_minus_p = 1.0f - p;
+  if (one_minus_p <= 0.0f) return 0.0f;
+  const float log_p = logf(fmaxf(p, kMinProb));
+  return alpha * q * (gamma * p * powf(one_minus_p, gamma - 1.0f) * log_p - powf(one_minus_p, gamma));
+}
+
+// a (n) . b (n) accumulated in double. Eight independent partial sums: the compiler may not
+// reorder one double sum, but it vectorizes these lanes, and they also shorten the rounding chain.
+double dot(const float* a, const float* b, std::size_t n) {
+  constexpr std::size_t kLanes = 8;
+  double lanes[kLanes] = {};
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (std::size_t k = 0; k < kLanes; ++k) lanes[k] += static_cast<double>(a[i + k]) * b[i + k];
+  for (; i < n; ++i) lanes[0] += static_cast<double>(a[i]) * b[i];
+  double total = 0.0;
+  for (double lane : lanes) total += lane;
+  return total;
+}
+
+// p (n) = softmax(z (n)); p == z allowed. Max subtracted for range; the sum accumulated in double.
+void softmax_row(float* p, const float* z, int n) {
+  float max_z = z[0];
+  for (int j = 1; j < n; ++j) max_z = std::max(max_z, z[j]);
+  double sum = 0.0;
+  for (int j = 0; j < n; ++j) {
+    p[j] = expf(z[j] - max_z);
+    sum += p[j];
+  }
+  const auto inverse = static_cast<float>(1.0 / sum);
+  for (int j = 0; j < n; ++j) p[j] *= inverse;
+}
+
+}  // namespace
+
+// ---- BLAS-like ----------------------------------------------------------------------------------
+
+void add_bias(float* y, const float* bias, int m, int n) {
+  for (int i = 0; i < m; ++i) {
+    float* row = y + static_cast<std::size_t>(i) * n;  // (n)
+    for (int j = 0; j < n; ++j) row[j] += bias[j];
+  }
+}
+
+void bias_backward(float* dbias, const float* dy, int m, int n) {
+  for (int j0 = 0; j0 < n; j0 += kColumnBlock) {
+    const int width = std::min(kColumnBlock, n - j0);
+    double sum[kColumnBlock] = {};
+    for (int i = 0; i < m; ++i) {
+      const float* row = dy + static_cast<std::size_t>(i) * n + j0;  // (width)
+      for (int j = 0; j < width; ++j) sum[j] += row[j];
+    }
+    for (int j = 0; j < width; ++j) dbias[j0 + j] += static_cast<float>(sum[j]);
+  }
+}
+
+void fill(float* x, float value, std::size_t n) { std::fill(x, x + n, value); }
+
+void scale(float* x, float alpha, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) x[i] *= alpha;
+}
+
+void axpy(float* y, float alpha, const float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+double sum_squares(const float* x, std::size_t n) { return dot(x, x, n); }
+
+// ---- activations --------------------------------------------------------------------------------
+
+void relu_forward(float* y, const float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = std::max(x[i], 0.0f);  // NaN propagates, as torch.relu
+}
+
+void relu_backward(float* dx, const float* dy, const float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float g = dy[i];  // loaded unconditionally so the select vectorizes
+    dx[i] += y[i] > 0.0f ? g : 0.0f;
+  }
+}
+
+void tanh_forward(float* y, const float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = tanhf(x[i]);
+}
+
+void tanh_backward(float* dx, const float* dy, const float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+}
+
+void sigmoid_forward(float* y, const float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = sigmoidf(x[i]);
+}
+
+void sigmoid_backward(float* dx, const float* dy, const float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+}
+
+// ---- additive attention -------------------------------------------------------------------------
+
+std::size_t attention_workspace_size(const AttentionShape& shape) {
+  const auto rows = static_cast<std::size_t>(shape.batch) * shape.steps;
+  return rows * (static_cast<std::size_t>(shape.attention) + 1);
+}
+
+void attention_forward(float* context, float* alpha, float* u, const float* h, const float* w, const float* b,
+                       const float* v, const AttentionShape& shape) {
+  const int steps = shape.steps, features = shape.features, attention = shape.attention;
+  const int rows = shape.batch * steps;
+  // u (B*T, A) = tanh(h (B*T, D) w^T (D, A) + b): one GEMM over every timestep of every sample.
+  sgemm(u, attention, h, features, w, features, rows, attention, features, Trans::no, Trans::yes, 1.0f, 0.0f);
+  for (int r = 0; r < rows; ++r) {
+    float* u_row = u + static_cast<std::size_t>(r) * attention;  // (A)
+    for (int a = 0; a < attention; ++a) u_row[a] = tanhf(u_row[a] + b[a]);
+    alpha[r] = static_cast<float>(dot(u_row, v, attention));  // s (B*T), softmaxed below
+  }
+  for (int s = 0; s < shape.batch; ++s) {
+    float* alpha_s = alpha + static_cast<std::size_t>(s) * steps;  // (T)
+    softmax_row(alpha_s, alpha_s, steps);
+    float* context_s = context + static_cast<std::size_t>(s) * features;  // (D)
+    std::fill(context_s, context_s + features, 0.0f);
+    for (int t = 0; t < steps; ++t) {
+      const float* h_st = h + (static_cast<std::size_t>(s) * steps + t) * features;  // (D)
+      const float a_t = alpha_s[t];
+      for (int j = 0; j < features; ++j) context_s[j] += a_t * h_st[j];
+    }
+  }
+}
+
+void attention_backward(float* dh, float* dw, float* db, float* dv, float* workspace, const float* dcontext,
+                        const float* h, const float* alpha, const float* u, const float* w, const float* v,
+                        const AttentionShape& shape) {
+  const int steps = shape.steps, features = shape.features, attention = shape.attention;
+  const int rows = shape.batch * steps;
+  float* dz = workspace;                                          // (B*T, A)
+  float* ds = workspace + static_cast<std::size_t>(rows) * attention;  // (B*T)
+
+  // context = sum_t alpha_t h_t: dalpha_t = dcontext . h_t, and h_t receives alpha_t dcontext.
+  // Softmax: ds_t = alpha_t (dalpha_t - sum_t' alpha_t' dalpha_t').
+  for (int s = 0; s < shape.batch; ++s) {
+    const float* dcontext_s = dcontext + static_cast<std::size_t>(s) * features;  // (D)
+    const float* alpha_s = alpha + static_cast<std::size_t>(s) * steps;            // (T)
+    float* ds_s = ds + static_cast<std::size_t>(s) * steps;                        // (T)
+    double weighted = 0.0;
+    for (int t = 0; t < steps; ++t) {
+      const std::size_t row = static_cast<std::size_t>(s) * steps + t;
+      const float* h_st = h + row * features;  // (D)
+      const double dalpha = dot(dcontext_s, h_st, features);
+      ds_s[t] = static_cast<float>(dalpha);
+      weighted += alpha_s[t] * dalpha;
+      if (dh) {
+        float* dh_st = dh + row * features;  // (D)
+        const float a_t = alpha_s[t];
+        for (int j = 0; j < features; ++j) dh_st[j] += a_t * dcontext_s[j];
+      }
+    }
+    for (int t = 0; t < steps; ++t) ds_s[t] = static_cast<float>(alpha_s[t] * (ds_s[t] - weighted));
+  }
+
+  // s_r = v . u_r: dv += sum_r ds_r u_r, as the GEMM (1, B*T) x (B*T, A).
+  if (dv) sgemm(dv, attention, ds, rows, u, attention, 1, attention, rows, Trans::no, Trans::no, 1.0f, 1.0f);
+  if (!dh && !dw && !db) return;
+
+  // u = tanh(z): dz = ds_r v (1 - u^2).
+  for (int r = 0; r < rows; ++r) {
+    const float* u_row = u + static_cast<std::size_t>(r) * attention;  // (A)
+    float* dz_row = dz + static_cast<std::size_t>(r) * attention;      // (A)
+    const float ds_r = ds[r];
+    for (int a = 0; a < attention; ++a) dz_row[a] = ds_r * v[a] * (1.0f - u_row[a] * u_row[a]);
+  }
+  // z = h w^T + b: db += column sums of dz, dw (A, D) += dz^T h, dh (B*T, D) += dz w.
+  if (db) bias_backward(db, dz, rows, attention);
+  if (dw) sgemm(dw, features, dz, attention, h, features, attention, features, rows, Trans::yes, Trans::no, 1.0f, 1.0f);
+  if (dh) sgemm(dh, features, dz, attention, w, features, rows, features, attention, Trans::no, Trans::no, 1.0f, 1.0f);
+}
+
+// ---- BatchNorm ----------------------------------------------------------------------------------
+// Each op walks the columns in blocks of kColumnBlock: per-column statistics accumulate in double
+// on the stack, and the inner loops run along a row's contiguous columns.
+
+void batchnorm_forward_train(float* y, float* mean, float* rstd, float* running_mean, float* running_var,
+                             const float* x, const float* gamma, const float* beta, int m, int c, float eps,
+                             float momentum) {
+  if (m < 2)
+    raise("BatchNorm in training mode needs more than one value per channel (got {} rows of {} channels): "
+          "use a larger batch or per-worker shard",
+          m, c);
+  const double unbiased = static_cast<double>(m) / (m - 1);
+  for (int j0 = 0; j0 < c; j0 += kColumnBlock) {
+    const int width = std::min(kColumnBlock, c - j0);
+    // Two passes (mean, then squared deviations) so a large mean does not cancel the variance.
+    double sum[kColumnBlock] = {};
+    for (int i = 0; i < m; ++i) {
+      const float* row = x + static_cast<std::size_t>(i) * c + j0;  // (width)
+      for (int j = 0; j < width; ++j) sum[j] += row[j];
+    }
+    double mu[kColumnBlock];
+    for (int j = 0; j < width; ++j) mu[j] = sum[j] / m;
+    double squares[kColumnBlock] = {};
+    for (int i = 0; i < m; ++i) {
+      const float* row = x + static_cast<std::size_t>(i) * c + j0;  // (width)
+      for (int j = 0; j < width; ++j) {
+        const double d = row[j] - mu[j];
+        squares[j] += d * d;
+      }
+    }
+    // y = x * scale + shift with scale = gamma * rstd, shift = beta - mean * scale.
+    float scale_j[kColumnBlock], shift_j[kColumnBlock];
+    for (int j = 0; j < width; ++j) {
+      const double var = squares[j] / m;
+      const double r = 1.0 / std::sqrt(var + eps);
+      mean[j0 + j] = static_cast<float>(mu[j]);
+      rstd[j0 + j] = static_cast<float>(r);
+      running_mean[j0 + j] = static_cast<float>((1.0 - momentum) * running_mean[j0 + j] + momentum * mu[j]);
+      running_var[j0 + j] = static_cast<float>((1.0 - momentum) * running_var[j0 + j] + momentum * var * unbiased);
+      scale_j[j] = static_cast<float>(gamma[j0 + j] * r);
+      shift_j[j] = static_cast<float>(beta[j0 + j] - mu[j] * gamma[j0 + j] * r);
+    }
+    for (int i = 0; i < m; ++i) {
+      const std::size_t offset = static_cast<std::size_t>(i) * c + j0;
+      for (int j = 0; j < width; ++j) y[offset + j] = x[offset + j] * scale_j[j] + shift_j[j];
+    }
+  }
+}
+
+void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta, const float* running_mean,
+                            const float* running_var, int m, int c, float eps) {
+  for (int j0 = 0; j0 < c; j0 += kColumnBlock) {
+    const int width = std::min(kColumnBlock, c - j0);
+    float scale_j[kColumnBlock], shift_j[kColumnBlock];
+    for (int j = 0; j < width; ++j) {
+      const double r = 1.0 / std::sqrt(static_cast<double>(running_var[j0 + j]) + eps);
+      scale_j[j] = static_cast<float>(gamma[j0 + j] * r);
+      shift_j[j] = static_cast<float>(beta[j0 + j] - running_mean[j0 + j] * (gamma[j0 + j] * r));
+    }
+    for (int i = 0; i < m; ++i) {
+      const std::size_t offset = static_cast<std::size_t>(i) * c + j0;
+      for (int j = 0; j < width; ++j) y[offset + j] = x[offset + j] * scale_j[j] + shift_j[j];
+    }
+  }
+}
+
+void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
+                        const float* rstd, const float* gamma, int m, int c) {
+  // With xhat = (x - mean) * rstd and y = gamma * xhat + beta, per column:
+  //   dbeta = sum dy, dgamma = sum dy xhat,
+  //   dx = gamma * rstd * (dy - dbeta / m - xhat * dgamma / m)   (the batch statistics' share).
+  for (int j0 = 0; j0 < c; j0 += kColumnBlock) {
+    const int width = std::min(kColumnBlock, c - j0);
+    double sum_dy[kColumnBlock] = {}, sum_dy_xhat[kColumnBlock] = {};
+    for (int i = 0; i < m; ++i) {
+      const std::size_t offset = static_cast<std::size_t>(i) * c + j0;
+      for (int j = 0; j < width; ++j) {
+        const float xhat = (x[offset + j] - mean[j0 + j]) * rstd[j0 + j];
+        sum_dy[j] += dy[offset + j];
+        sum_dy_xhat[j] += static_cast<double>(dy[offset + j]) * xhat;
+      }
+    }
+    if (dbeta)
+      for (int j = 0; j < width; ++j) dbeta[j0 + j] += static_cast<float>(sum_dy[j]);
+    if (dgamma)
+      for (int j = 0; j < width; ++j) dgamma[j0 + j] += static_cast<float>(sum_dy_xhat[j]);
+    if (!dx) continue;
+    float k[kColumnBlock], mean_dy[kColumnBlock], mean_dy_xhat[kColumnBlock];
+    for (int j = 0; j < width; ++j) {
+      k[j] = gamma[j0 + j] * rstd[j0 + j];
+      mean_dy[j] = static_cast<float>(sum_dy[j] / m);
+      mean_dy_xhat[j] = static_cast<float>(sum_dy_xhat[j] / m);
+    }
+    for (int i = 0; i < m; ++i) {
+      const std::size_t offset = static_cast<std::size_t>(i) * c + j0;
+      for (int j = 0; j < width; ++j) {
+        const float xhat = (x[offset + j] - mean[j0 + j]) * rstd[j0 + j];
+        dx[offset + j] += k[j] * (dy[offset + j] - mean_dy[j] - xhat * mean_dy_xhat[j]);
+      }
+    }
+  }
+}
+
+// ---- dropout ------------------------------------------------------------------------------------
+
+void dropout_forward(float* y, const float* x, int samples, int per_sample, std::int64_t first_sample,
+                     std::uint64_t seed, std::uint64_t stream, float p) {
+  // p = 1 keeps nothing; scale 0 avoids computing 1/0 (it would never be used, but stays finite).
+  const float keep_scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+  for (int s = 0; s < samples; ++s) {
+    const auto sample = static_cast<std::uint64_t>(first_sample + s);
+    const std::size_t offset = static_cast<std::size_t>(s) * per_sample;
+    for (int e = 0; e < per_sample; ++e)
+      y[offset + e] = dropout_keep(seed, stream, sample, static_cast<std::uint64_t>(e), p) ? x[offset + e] * keep_scale
+                                                                                        : 0.0f;
+  }
+}
+
+void dropout_backward(float* dx, const float* dy, int samples, int per_sample, std::int64_t first_sample,
+                      std::uint64_t seed, std::uint64_t stream, float p) {
+  const float keep_scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
+  for (int s = 0; s < samples; ++s) {
+    const auto sample = static_cast<std::uint64_t>(first_sample + s);
+    const std::size_t offset = static_cast<std::size_t>(s) * per_sample;
+    for (int e = 0; e < per_sample; ++e)
+      if (dropout_keep(seed, stream, sample, static_cast<std::uint64_t>(e), p))
+        dx[offset + e] += dy[offset + e] * keep_scale;
+  }
+}
+
+// ---- softmax and losses -------------------------------------------------------------------------
+
+void softmax_forward(float* probs, const float* logits, int batch, int classes) {
+  for (int i = 0; i < batch; ++i) {
+    const std::size_t offset = static_cast<std::size_t>(i) * classes;
+    softmax_row(probs + offset, logits + offset, classes);
+  }
+}
+
+void loss_forward(float* losses, const float* probs, const std::int32_t* targets, const float* class_weights,
+                  int batch, int classes, const LossSpec& spec) {
+  const bool focal = spec.kind == LossSpec::Kind::focal;
+  for (int i = 0; i < batch; ++i) {
+    const int target = targets[i];
+    PB_CHECK(target >= 0 && target < classes, "sample {}: target {} is not a class in [0, {})", i, target, classes);
+    const float* p = probs + static_cast<std::size_t>(i) * classes;  // (C)
+    double loss = 0.0;
+    for (int k = 0; k < classes; ++k) {
+      const float q = smoothed_target(k == target, spec.label_smoothing, classes);
+      loss += focal ? focal_loss_term(p[k], q, spec.focal_alpha, spec.focal_gamma) : -q * logf(fmaxf(p[k], kMinProb));
+    }
+    losses[i] = static_cast<float>(loss) * (class_weights ? class_weights[target] : 1.0f);
+  }
+}
+
+void loss_backward(float* dlogits, const float* probs, const std::int32_t* targets, const float* class_weights,
+                   int batch, int classes, const LossSpec& spec, float scale) {
+  const bool focal = spec.kind == LossSpec::Kind::focal;
+  for (int i = 0; i < batch; ++i) {
+    const int target = targets[i];
+    PB_CHECK(target >= 0 && target < classes, "sample {}: target {} is not a class in [0, {})", i, target, classes);
+    const float* p = probs + static_cast<std::size_t>(i) * classes;  // (C)
+    float* dz = dlogits + static_cast<std::size_t>(i) * classes;     // (C)
+    const float factor = scale * (class_weights ? class_weights[target] : 1.0f);
+    if (!focal) {
+      // Cross-entropy through softmax: dL/dz = p - q (sum q = 1).
+      for (int k = 0; k < classes; ++k)
+        dz[k] += factor * (p[k] - smoothed_target(k == target, spec.label_smoothing, classes));
+      continue;
+    }
+    // Through softmax, dL/dz_j = sum_c dL/dp_c p_c (delta_cj - p_j) = g_j - p_j sum_c g_c with
+    // g_c = p_c dL/dp_c (focal_grad_term).
+    double sum_g = 0.0;
+    for (int k = 0; k < classes; ++k)
+      sum_g += focal_grad_term(p[k], smoothed_target(k == target, spec.label_smoothing, classes), spec.focal_alpha,
+                               spec.focal_gamma);
+    const auto total = static_cast<float>(sum_g);
+    for (int k = 0; k < classes; ++k) {
+      const float g = focal_grad_term(p[k], smoothed_target(k == target, spec.label_smoothing, classes),
+                                      spec.focal_alpha, spec.focal_gamma);
+      dz[k] += factor * (g - p[k] * total);
+    }
+  }
+}
+
+// ---- optimizers ---------------------------------------------------------------------------------
+
+void adam_step(float* param, float* m, float* v, const float* grad, std::size_t n, float lr, float beta1, float beta2,
+               float eps, std::int64_t step) {
+  PB_CHECK(step >= 1, "Adam steps count from 1, got {}", step);
+  // Once per call, in double as torch does in Python: 1 - beta^step.
+  const auto correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step)));
+  const auto correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step)));
+  for (std::size_t i = 0; i < n; ++i)
+    adam_update(param[i], m[i], v[i], grad[i], lr, beta1, beta2, eps, correction1, correction2);
+}
+
+void sgd_step(float* param, const float* grad, std::size_t n, float lr) {
+  for (std::size_t i = 0; i < n; ++i) param[i] -= lr * grad[i];
+}
+
+}  // namespace parbench::kernels::cpu
