@@ -8,5 +8,6 @@ namespace parbench::cli {
 void add_data_commands(CLI::App& app);
 void add_context_command(CLI::App& app);
 void add_describe_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace parbench::cli

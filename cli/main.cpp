@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   parbench::cli::add_data_commands(app);
   parbench::cli::add_context_command(app);
   parbench::cli::add_describe_command(app);
+  parbench::cli::add_train_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -90,13 +90,17 @@ Batch Loader::read(std::int64_t epoch, std::int64_t b) const {
   return batch;
 }
 
-void Loader::start_epoch(std::int64_t epoch) {
+void Loader::start_epoch(std::int64_t epoch, std::int64_t first_batch) {
   if (prefetcher_) finished_wait_ns_ += prefetcher_->wait_ns();
   prefetcher_.reset();  // joins the previous epoch's threads before the plan changes
   plan_ = std::make_unique<EpochPlan>(shard_, epoch);
   plan_epoch_ = epoch;
-  prefetcher_ = std::make_unique<OrderedPrefetcher<Batch>>([this, epoch](std::int64_t b) { return read(epoch, b); },
-                                                           plan_->batches(), options_.threads, options_.depth);
+  if (first_batch < 0 || first_batch > plan_->batches()) {
+    raise("loader: batch {} outside the epoch's {} batches", first_batch, plan_->batches());
+  }
+  prefetcher_ = std::make_unique<OrderedPrefetcher<Batch>>(
+      [this, epoch, first_batch](std::int64_t b) { return read(epoch, first_batch + b); },
+      plan_->batches() - first_batch, options_.threads, options_.depth);
 }
 
 std::optional<Batch> Loader::next() {

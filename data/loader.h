@@ -60,8 +60,9 @@ class Loader {
   // Reads batch b of `epoch` on the calling thread (what the loader threads do).
   Batch read(std::int64_t epoch, std::int64_t b) const;
 
-  // Starts prefetching `epoch`; next() then yields its batches in order and std::nullopt after.
-  void start_epoch(std::int64_t epoch);
+  // Starts prefetching `epoch` from batch `first_batch` (a resumed run continues mid-epoch);
+  // next() then yields the batches in order and std::nullopt after the last.
+  void start_epoch(std::int64_t epoch, std::int64_t first_batch = 0);
   std::optional<Batch> next();
   // Time the consumer has waited inside next() since the loader was created.
   std::int64_t wait_ns() const;

@@ -54,6 +54,8 @@ class Backend {
   virtual std::string describe() const = 0;
 
   // ---- memory and execution ---------------------------------------------------------------
+  // True when device memory is host memory (CPU): batches and targets are then used in place.
+  virtual bool host_memory() const = 0;
   virtual float* alloc(std::size_t count) = 0;  // count floats, uninitialised
   virtual void free(float* pointer) noexcept = 0;
   virtual void upload(float* device, const float* host, std::size_t count) = 0;

@@ -126,6 +126,17 @@ void Model::backward_chain(const Pass& pass, std::size_t first, std::size_t last
   }
 }
 
+std::string Model::first_nonfinite_layer(int rows) const {
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    std::vector<float> values(static_cast<std::size_t>(rows * layers_[i]->output_size()));
+    backend_.download(values.data(), outputs_[i].data(), values.size());
+    for (const float value : values) {
+      if (!std::isfinite(value)) return layers_[i]->name();
+    }
+  }
+  return "loss";
+}
+
 std::int64_t Model::activation_floats_per_sample() const {
   std::int64_t floats = 0;
   for (const auto& layer : layers_) floats += 2 * layer->output_size() + layer->cost().saved_floats;

@@ -67,7 +67,6 @@ class Model {
 
   virtual std::string workload() const = 0;
   virtual std::vector<Head> heads() const = 0;
-  virtual kernels::LossSpec default_loss() const = 0;
 
   const std::vector<Parameter>& parameters() const { return parameters_; }
   const std::vector<Parameter>& buffers() const { return buffers_; }  // BatchNorm running statistics
@@ -94,6 +93,10 @@ class Model {
                         const GradientsReady& ready) = 0;
   // Softmax probabilities of a head after forward: (batch, classes) on the device.
   virtual const float* probabilities(const std::string& head) const = 0;
+
+  // After a forward pass that produced a non-finite loss: the first layer (in forward order)
+  // whose output holds NaN or Inf, or "loss" when every output is finite.
+  std::string first_nonfinite_layer(int rows) const;
 
   // Per layer: parameters, FLOPs per sample, saved activations (computed from the layers).
   std::vector<LayerReport> describe() const;
@@ -154,5 +157,7 @@ struct ModelConfig {
 // Creates a workload's model; throws parbench::Error listing the workloads for an unknown name.
 std::unique_ptr<Model> make_model(const std::string& workload, Backend& backend, const ModelConfig& config);
 std::vector<std::string> model_names();
+// The workload's loss (design.md §2): violence focal with label smoothing 0.1, shoplifting CE.
+kernels::LossSpec default_loss(const std::string& workload);
 
 }  // namespace parbench::models

@@ -32,7 +32,6 @@ class Shoplifting final : public Model {
   std::vector<Head> heads() const override {
     return {{"anomaly", "labels", 2, 1.0f}, {"action", "action", kActions, 0.5f}};
   }
-  kernels::LossSpec default_loss() const override { return {kernels::LossSpec::Kind::cross_entropy, 0.0f}; }
 
   double forward(const Pass& pass, const BatchView& batch, const LossConfig& loss) override {
     const int rows = pass.batch;

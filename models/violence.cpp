@@ -42,9 +42,6 @@ class Violence final : public Model {
 
   std::string workload() const override { return "violence"; }
   std::vector<Head> heads() const override { return {{"violence", "labels", 2, 1.0f}}; }
-  kernels::LossSpec default_loss() const override {
-    return {kernels::LossSpec::Kind::focal, 0.1f, 0.25f, 2.0f};
-  }
 
   double forward(const Pass& pass, const BatchView& batch, const LossConfig& loss) override {
     const float* logits = forward_chain(pass, first_, last_, batch.inputs.at("features"));

@@ -23,6 +23,7 @@ class CpuBackend final : public Backend {
   bool supports(Precision precision) const override { return precision == Precision::fp32; }
   std::string describe() const override { return fmt::format("cpu, {} thread(s); {}", threads_, cpu::blas_description()); }
 
+  bool host_memory() const override { return true; }
   float* alloc(std::size_t count) override {
     // 64-byte alignment: one cache line, one AVX-512 vector.
     const std::size_t bytes = (count * sizeof(float) + 63) / 64 * 64;

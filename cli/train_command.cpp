@@ -1,0 +1,81 @@
+// `parbench train` (design.md §9): flags -> TrainOptions -> strategies::train.
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "core/error.h"
+#include "models/model.h"
+#include "strategies/trainer.h"
+
+namespace parbench::cli {
+
+namespace {
+
+struct TrainArgs {
+  strategies::TrainOptions options;
+  std::string data, val, checkpoint, resume, metrics;
+  std::string loss;                // "" = the workload's loss
+  float label_smoothing = -1.0f;   // < 0 = the workload's
+  float dropout = -1.0f;
+  bool no_shuffle = false;
+  int warmup_steps = -1;
+};
+
+void run_train(TrainArgs& args) {
+  strategies::TrainOptions& o = args.options;
+  o.data = args.data;
+  o.val = args.val;
+  o.checkpoint = args.checkpoint;
+  o.resume = args.resume;
+  o.metrics = args.metrics;
+  o.shuffle = !args.no_shuffle;
+  o.strategy.model.dropout = args.dropout;
+  o.strategy.optimizer.warmup_steps = args.warmup_steps;
+  o.strategy.loss.spec = models::default_loss(o.strategy.workload);
+  if (args.loss == "ce") o.strategy.loss.spec.kind = kernels::LossSpec::Kind::cross_entropy;
+  if (args.loss == "focal") o.strategy.loss.spec.kind = kernels::LossSpec::Kind::focal;
+  if (args.label_smoothing >= 0) o.strategy.loss.spec.label_smoothing = args.label_smoothing;
+  if (o.epochs < 1 && o.steps < 1) raise("--epochs or --steps must be at least 1");
+  const strategies::TrainResult result = strategies::train(o);
+  fmt::print("trained {} for {} steps ({} epochs): final train loss {:.4f}", o.strategy.workload, result.steps,
+             result.epochs, result.last_loss);
+  for (const auto& e : result.last_eval) fmt::print("; {} val accuracy {:.4f}, F1 {:.4f}", e.head, e.accuracy, e.f1_positive);
+  fmt::print("\n");
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  strategies::TrainOptions& o = args->options;
+  CLI::App* train = app.add_subcommand("train", "Train a workload with a strategy");
+  train->add_option("--workload", o.strategy.workload, "Workload")->required()->check(CLI::IsMember(models::model_names()));
+  train->add_option("--data", args->data, "Training HDF5 file (its /train and /val splits when present)")->required();
+  train->add_option("--val", args->val, "Validation HDF5 file");
+  train->add_option("--strategy", o.strategy_name, "Strategy")->capture_default_str();
+  train->add_option("--workers", o.strategy.workers, "Workers")->capture_default_str();
+  train->add_option("--backend", o.strategy.backend, "Kernel backend: cpu | cuda")->capture_default_str();
+  train->add_option("--threads", o.strategy.threads, "Intra-op threads per worker")->capture_default_str();
+  train->add_option("--batch", o.batch, "Global batch size")->capture_default_str();
+  train->add_option("--epochs", o.epochs, "Epochs")->capture_default_str();
+  train->add_option("--steps", o.steps, "Stop after this many optimizer steps (overrides --epochs)");
+  train->add_option("--optimizer", o.strategy.optimizer.kind, "adam | sgd")->check(CLI::IsMember({"adam", "sgd"}))->capture_default_str();
+  train->add_option("--lr", o.strategy.optimizer.lr, "Learning rate")->capture_default_str();
+  train->add_option("--lr-schedule", o.strategy.optimizer.schedule, "warmup-cosine | constant")
+      ->check(CLI::IsMember({"warmup-cosine", "constant"}))->capture_default_str();
+  train->add_option("--warmup-steps", args->warmup_steps, "Linear warmup steps (default: 5% of the steps)");
+  train->add_option("--clip", o.strategy.optimizer.clip, "Global-norm gradient clipping, 0 = off")->capture_default_str();
+  train->add_option("--loss", args->loss, "focal | ce (default: the workload's)")->check(CLI::IsMember({"focal", "ce"}));
+  train->add_option("--label-smoothing", args->label_smoothing, "Label smoothing (default: the workload's)");
+  train->add_flag("--class-weights", o.class_weights, "Weight classes by total / (classes * count)");
+  train->add_option("--dropout", args->dropout, "Dropout probability (default: the workload's)");
+  train->add_flag("--no-shuffle", args->no_shuffle, "Keep the data's order");
+  train->add_option("--seed", o.strategy.seed, "Seed for initialisation, shuffling and dropout")->capture_default_str();
+  train->add_option("--loader-threads", o.loader_threads, "Data loader threads (0 = synchronous)")->capture_default_str();
+  train->add_option("--checkpoint", args->checkpoint, "Checkpoint written at every epoch end and at the end");
+  train->add_option("--resume", args->resume, "Resume from a checkpoint");
+  train->add_option("--metrics", args->metrics, "Write parbench.train/1 JSON here");
+  train->add_flag("--quiet", o.quiet, "No progress lines");
+  train->callback([args] { run_train(*args); });
+}
+
+}  // namespace parbench::cli

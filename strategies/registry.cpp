@@ -1,0 +1,54 @@
+// Strategies by name: one line per strategy.
+#include <sys/resource.h>
+
+#include <functional>
+
+#include <fmt/ranges.h>
+
+#include "core/error.h"
+#include "strategies/strategy.h"
+
+namespace parbench::strategies {
+
+std::unique_ptr<Strategy> make_serial(const StrategyOptions& options);
+
+namespace {
+
+using Factory = std::function<std::unique_ptr<Strategy>(const StrategyOptions&)>;
+
+const std::vector<std::pair<std::string, Factory>>& factories() {
+  static const std::vector<std::pair<std::string, Factory>> all = {
+      {"serial", make_serial},
+  };
+  return all;
+}
+
+}  // namespace
+
+std::vector<std::string> strategy_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : factories()) names.push_back(name);
+  return names;
+}
+
+std::unique_ptr<Strategy> make_strategy(const std::string& name, const StrategyOptions& options) {
+  for (const auto& [known, factory] : factories()) {
+    if (known == name) return factory(options);
+  }
+  raise("unknown strategy '{}'; valid strategies: {}", name, fmt::join(strategy_names(), ", "));
+}
+
+models::BatchView view_of(const data::Batch& batch) {
+  models::BatchView view;
+  for (const auto& [name, tensor] : batch.inputs) view.inputs[name] = tensor.values.data();
+  for (const auto& [name, labels] : batch.targets) view.targets[name] = labels.data();
+  return view;
+}
+
+double peak_resident_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) * 1024.0;  // Linux reports KiB
+}
+
+}  // namespace parbench::strategies

@@ -1,0 +1,388 @@
+// train(): the loop around Strategy::step — data, evaluation, progress, metrics, checkpoints.
+#include "strategies/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/context.h"
+#include "core/error.h"
+#include "core/output_file.h"
+#include "data/checkpoint.h"
+#include "data/h5.h"
+#include "data/schema.h"
+
+namespace parbench::strategies {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+struct Split {
+  std::filesystem::path file;
+  std::string group;
+};
+
+// The training split, and the validation split: --val FILE, else a /val group of the data file.
+std::pair<Split, std::optional<Split>> find_splits(const TrainOptions& options) {
+  auto groups_of = [](const std::filesystem::path& path) {
+    h5::File file = h5::open_read(path);
+    std::vector<std::string> groups = data::find_splits(file.get());
+    if (groups.empty()) raise("{}: no parbench dataset (no datasets at the root, no split groups)", path.string());
+    return groups;
+  };
+  const auto groups = groups_of(options.data);
+  const bool has = [&] { return std::find(groups.begin(), groups.end(), "/train") != groups.end(); }();
+  Split train{options.data, has ? "/train" : groups.front()};
+  std::optional<Split> val;
+  if (!options.val.empty()) {
+    const auto val_groups = groups_of(options.val);
+    const auto it = std::find(val_groups.begin(), val_groups.end(), "/val");
+    val = Split{options.val, it != val_groups.end() ? "/val" : val_groups.front()};
+  } else if (std::find(groups.begin(), groups.end(), "/val") != groups.end()) {
+    val = Split{options.data, "/val"};
+  }
+  return {train, val};
+}
+
+std::vector<float> download(kernels::Backend& backend, const float* device, std::size_t count) {
+  std::vector<float> host(count);
+  backend.download(host.data(), device, count);
+  return host;
+}
+
+std::vector<data::NamedTensor> tensors_of(kernels::Backend& backend, const std::vector<models::Parameter>& tensors,
+                                          const float* base) {
+  std::vector<data::NamedTensor> out;
+  for (const auto& t : tensors) out.push_back({t.name, t.shape, download(backend, base + t.offset, t.count)});
+  return out;
+}
+
+// Copies checkpoint tensors into a flat device buffer by name; names and shapes must match.
+void restore(kernels::Backend& backend, const std::vector<models::Parameter>& tensors, float* base,
+             const std::vector<data::NamedTensor>& saved, const std::string& what, const std::filesystem::path& path) {
+  std::map<std::string, const data::NamedTensor*> by_name;
+  for (const auto& t : saved) by_name[t.name] = &t;
+  for (const auto& t : tensors) {
+    const auto it = by_name.find(t.name);
+    if (it == by_name.end()) raise("{}: checkpoint has no {} {}", path.string(), what, t.name);
+    if (it->second->shape != t.shape) {
+      raise("{}: {} {} has shape {}, the model needs {}", path.string(), what, t.name,
+            data::shape_text(it->second->shape), data::shape_text(t.shape));
+    }
+    backend.upload(base + t.offset, it->second->values.data(), t.count);
+  }
+}
+
+std::vector<EvalResult> evaluate(Strategy& strategy, data::Loader& loader, const models::LossConfig& loss,
+                                 std::uint64_t seed) {
+  models::Model& model = strategy.model();
+  kernels::Backend& backend = strategy.backend();
+  const auto heads = model.heads();
+  std::vector<std::vector<std::int32_t>> truth(heads.size()), predicted(heads.size());
+  double loss_sum = 0;
+  std::int64_t samples = 0;
+  loader.start_epoch(0);
+  while (auto batch = loader.next()) {
+    const int rows = static_cast<int>(batch->size());
+    const models::Pass pass{backend, rows, false, seed, 0, 0};
+    loss_sum += model.forward(pass, view_of(*batch), loss);
+    samples += rows;
+    for (std::size_t h = 0; h < heads.size(); ++h) {
+      const auto probs = download(backend, model.probabilities(heads[h].name),
+                                  static_cast<std::size_t>(rows * heads[h].classes));
+      const auto& labels = batch->targets.at(heads[h].target);
+      for (int r = 0; r < rows; ++r) {
+        const float* row = probs.data() + r * heads[h].classes;
+        predicted[h].push_back(static_cast<std::int32_t>(std::max_element(row, row + heads[h].classes) - row));
+        truth[h].push_back(labels[static_cast<std::size_t>(r)]);
+      }
+    }
+  }
+  std::vector<EvalResult> results;
+  for (std::size_t h = 0; h < heads.size(); ++h) {
+    results.push_back(classification_metrics(heads[h].name, heads[h].classes, truth[h], predicted[h]));
+    results.back().loss = samples ? loss_sum / static_cast<double>(samples) : 0.0;
+  }
+  return results;
+}
+
+nlohmann::json eval_json(const std::vector<EvalResult>& results) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& r : results) {
+    out[r.head] = {{"samples", r.samples},         {"loss", r.loss},         {"accuracy", r.accuracy},
+                   {"class_accuracy", r.class_accuracy}, {"confusion", r.confusion}, {"f1_positive", r.f1_positive}};
+  }
+  return out;
+}
+
+std::string duration_text(double seconds) {
+  const auto s = static_cast<long long>(seconds + 0.5);
+  return fmt::format("{}:{:02d}:{:02d}", s / 3600, s / 60 % 60, s % 60);
+}
+
+void write_json(const std::filesystem::path& path, const nlohmann::json& json) {
+  OutputFile out(path, true);
+  {
+    std::ofstream stream(out.temporary());
+    stream << json.dump(2) << "\n";
+    if (!stream) raise("cannot write {}", out.temporary().string());
+  }
+  out.commit();
+}
+
+}  // namespace
+
+EvalResult classification_metrics(const std::string& head, int classes, const std::vector<std::int32_t>& truth,
+                                  const std::vector<std::int32_t>& predicted) {
+  EvalResult r;
+  r.head = head;
+  r.samples = static_cast<std::int64_t>(truth.size());
+  r.confusion.assign(static_cast<std::size_t>(classes), std::vector<std::int64_t>(static_cast<std::size_t>(classes), 0));
+  std::int64_t correct = 0;
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    ++r.confusion[static_cast<std::size_t>(truth[i])][static_cast<std::size_t>(predicted[i])];
+    correct += truth[i] == predicted[i];
+  }
+  r.accuracy = truth.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(truth.size());
+  for (int c = 0; c < classes; ++c) {
+    const auto& row = r.confusion[static_cast<std::size_t>(c)];
+    std::int64_t total = 0;
+    for (auto v : row) total += v;
+    r.class_accuracy.push_back(total ? static_cast<double>(row[static_cast<std::size_t>(c)]) / static_cast<double>(total)
+                                     : 0.0);
+  }
+  if (classes >= 2) {
+    const double tp = static_cast<double>(r.confusion[1][1]);
+    double predicted_positive = 0, actual_positive = 0;
+    for (int c = 0; c < classes; ++c) {
+      predicted_positive += static_cast<double>(r.confusion[static_cast<std::size_t>(c)][1]);
+      actual_positive += static_cast<double>(r.confusion[1][static_cast<std::size_t>(c)]);
+    }
+    r.f1_positive = predicted_positive + actual_positive > 0 ? 2.0 * tp / (predicted_positive + actual_positive) : 0.0;
+  }
+  return r;
+}
+
+std::vector<float> balanced_class_weights(const std::vector<std::int64_t>& counts) {
+  std::int64_t total = 0;
+  for (auto c : counts) total += c;
+  std::vector<float> weights;
+  for (auto c : counts) {
+    weights.push_back(c > 0 ? static_cast<float>(static_cast<double>(total) / (static_cast<double>(counts.size()) * c))
+                            : 1.0f);
+  }
+  return weights;
+}
+
+TrainResult train(const TrainOptions& options) {
+  const auto [train_split, val_split] = find_splits(options);
+  const std::string& workload = options.strategy.workload;
+  if (options.batch < 1) raise("--batch must be at least 1 (got {})", options.batch);
+  if (!options.metrics.empty()) OutputFile check(options.metrics, true);  // folder exists, not a folder
+  data::Loader train_loader(train_split.file, {.group = train_split.group,
+                                               .workload = workload,
+                                               .batch = options.batch,
+                                               .seed = options.strategy.seed,
+                                               .shuffle = options.shuffle,
+                                               // A last batch of one row cannot train BatchNorm; PyTorch users
+                                               // drop it too (DataLoader(drop_last=True)).
+                                               .drop_last = true,
+                                               .threads = options.loader_threads});
+  std::unique_ptr<data::Loader> val_loader;
+  if (val_split) {
+    const h5::File file = h5::open_read(val_split->file);
+    const auto info = data::validate_split(file.get(), val_split->group, {.workload = workload});
+    val_loader = std::make_unique<data::Loader>(
+        val_split->file, data::LoaderOptions{.group = val_split->group,
+                                             .workload = workload,
+                                             .batch = std::min<std::int64_t>(options.batch, info.samples),
+                                             .shuffle = false,
+                                             .threads = 1});
+  }
+
+  StrategyOptions strategy_options = options.strategy;
+  const data::SplitInfo& info = train_loader.info();
+  if (workload == "violence") {
+    strategy_options.model.steps = info.fields.at("features").shape[1];
+    strategy_options.model.features = info.fields.at("features").shape[2];
+  } else if (workload == "shoplifting") {
+    strategy_options.model.steps = info.fields.at("pose").shape[1];
+  }
+  strategy_options.max_batch = options.batch;
+  const std::int64_t steps_per_epoch = train_loader.batches_per_epoch();
+  const std::int64_t total_steps = options.steps > 0 ? options.steps : steps_per_epoch * options.epochs;
+  strategy_options.optimizer.total_steps = total_steps;
+  if (strategy_options.optimizer.warmup_steps < 0) strategy_options.optimizer.warmup_steps = total_steps / 20;
+  if (options.class_weights) {
+    auto backend = kernels::make_backend("cpu");
+    for (const auto& head : models::make_model(workload, *backend, strategy_options.model)->heads()) {
+      strategy_options.loss.class_weights[head.name] = balanced_class_weights(info.fields.at(head.target).class_counts);
+    }
+  }
+  auto strategy = make_strategy(options.strategy_name, strategy_options);
+  models::Model& model = strategy.get()->model();
+  kernels::Backend& backend = strategy->backend();
+
+  std::int64_t step = 0, epoch = 0, first_batch = 0;
+  if (!options.resume.empty()) {
+    const data::Checkpoint saved = data::load_checkpoint(options.resume, workload);
+    restore(backend, model.parameters(), model.parameter_data(), saved.params, "parameter", options.resume);
+    restore(backend, model.buffers(), model.buffer_data(), saved.buffers, "buffer", options.resume);
+    if (saved.optimizer != strategy_options.optimizer.kind) {
+      raise("{}: checkpoint optimizer is {}, this run uses {}", options.resume.string(), saved.optimizer,
+            strategy_options.optimizer.kind);
+    }
+    if (saved.optimizer == "adam") {
+      restore(backend, model.parameters(), strategy->optimizer().m(), saved.adam_m, "Adam m of", options.resume);
+      restore(backend, model.parameters(), strategy->optimizer().v(), saved.adam_v, "Adam v of", options.resume);
+    }
+    step = saved.step;
+    epoch = saved.rng.at("epoch");
+    first_batch = saved.rng.at("batch");
+  }
+
+  auto save = [&](std::int64_t at_epoch, std::int64_t next_batch) {
+    if (options.checkpoint.empty()) return;
+    data::Checkpoint c;
+    c.workload = workload;
+    c.strategy = strategy->name();
+    c.step = step;
+    c.epoch = at_epoch;
+    c.seed = strategy_options.seed;
+    c.params = tensors_of(backend, model.parameters(), model.parameter_data());
+    c.buffers = tensors_of(backend, model.buffers(), model.buffer_data());
+    c.optimizer = strategy_options.optimizer.kind;
+    c.optimizer_step = step;
+    if (c.optimizer == "adam") {
+      c.adam_m = tensors_of(backend, model.parameters(), strategy->optimizer().m());
+      c.adam_v = tensors_of(backend, model.parameters(), strategy->optimizer().v());
+    }
+    c.rng = {{"seed", static_cast<std::int64_t>(strategy_options.seed)}, {"epoch", at_epoch}, {"batch", next_batch}};
+    data::save_checkpoint(options.checkpoint, c, true);
+  };
+
+  nlohmann::json metrics;
+  metrics["schema"] = "parbench.train/1";
+  metrics["context"] = run_context();
+  metrics["context"]["libraries"]["hdf5"] = h5::library_version();
+  metrics["context"]["backend"] = backend.describe();
+  metrics["config"] = {{"workload", workload},
+                       {"strategy", strategy->name()},
+                       {"workers", strategy_options.workers},
+                       {"threads", strategy_options.threads},
+                       {"batch", options.batch},
+                       {"epochs", options.epochs},
+                       {"steps", total_steps},
+                       {"optimizer", strategy_options.optimizer.kind},
+                       {"lr", strategy_options.optimizer.lr},
+                       {"schedule", strategy_options.optimizer.schedule},
+                       {"warmup_steps", strategy_options.optimizer.warmup_steps},
+                       {"clip", strategy_options.optimizer.clip},
+                       {"seed", strategy_options.seed},
+                       {"shuffle", options.shuffle},
+                       {"class_weights", strategy_options.loss.class_weights},
+                       {"data", train_split.file.string() + ":" + train_split.group},
+                       {"val", val_split ? val_split->file.string() + ":" + val_split->group : ""}};
+  metrics["epochs"] = nlohmann::json::array();
+
+  TrainResult result;
+  const auto run_start = Clock::now();
+  const std::int64_t epochs = options.steps > 0 ? (total_steps + steps_per_epoch - 1) / steps_per_epoch : options.epochs;
+  const std::int64_t start_step = step;
+  for (; epoch < epochs && step < total_steps; ++epoch) {
+    train_loader.start_epoch(epoch, first_batch);
+    std::int64_t batch_index = first_batch;
+    first_batch = 0;
+    double loss_sum = 0, norm_sum = 0;
+    std::int64_t samples = 0, steps_done = 0;
+    StepTimes times;
+    const std::int64_t wait_before = train_loader.wait_ns();
+    const auto epoch_start = Clock::now();
+    auto last_print = Clock::now();
+    float lr = 0;
+    while (step < total_steps) {
+      auto batch = train_loader.next();
+      if (!batch) break;
+      const StepResult r = strategy->step(view_of(*batch), static_cast<int>(batch->size()), step);
+      ++step;
+      ++batch_index;
+      ++steps_done;
+      loss_sum += r.loss_sum;
+      samples += r.samples;
+      norm_sum += r.grad_norm;
+      lr = r.lr;
+      times.compute += r.times.compute;
+      times.communication += r.times.communication;
+      times.exposed_communication += r.times.exposed_communication;
+      times.optimizer += r.times.optimizer;
+      if (!options.quiet && (seconds_since(last_print) > 2.0 || step == total_steps)) {
+        last_print = Clock::now();
+        const double elapsed = seconds_since(run_start);
+        const double eta = elapsed / static_cast<double>(step - start_step) * static_cast<double>(total_steps - step);
+        std::fprintf(stderr, "epoch %lld/%lld step %lld/%lld loss %.4f lr %.2e |g| %.3f %.0f samples/s ETA %s\n",
+                     static_cast<long long>(epoch + 1), static_cast<long long>(epochs), static_cast<long long>(step),
+                     static_cast<long long>(total_steps), loss_sum / static_cast<double>(samples), r.lr, r.grad_norm,
+                     static_cast<double>(samples) / seconds_since(epoch_start), duration_text(eta).c_str());
+      }
+    }
+    const double epoch_seconds = seconds_since(epoch_start);
+    const bool epoch_complete = batch_index == steps_per_epoch;
+    result.last_loss = samples ? loss_sum / static_cast<double>(samples) : 0.0;
+    nlohmann::json record = {
+        {"epoch", epoch + 1},
+        {"steps", step},
+        {"train_loss", result.last_loss},
+        {"lr", lr},
+        {"grad_norm_mean", steps_done ? norm_sum / static_cast<double>(steps_done) : 0.0},
+        {"samples_per_s", static_cast<double>(samples) / epoch_seconds},
+        {"seconds", epoch_seconds},
+        {"step_ms",
+         {{"total", 1e3 * epoch_seconds / std::max<double>(1.0, static_cast<double>(steps_done))},
+          {"compute", 1e3 * times.compute / std::max<double>(1.0, static_cast<double>(steps_done))},
+          {"communication", 1e3 * times.communication / std::max<double>(1.0, static_cast<double>(steps_done))},
+          {"exposed_communication",
+           1e3 * times.exposed_communication / std::max<double>(1.0, static_cast<double>(steps_done))},
+          {"optimizer", 1e3 * times.optimizer / std::max<double>(1.0, static_cast<double>(steps_done))},
+          {"data_wait", 1e-6 * static_cast<double>(train_loader.wait_ns() - wait_before) /
+                            std::max<double>(1.0, static_cast<double>(steps_done))}}}};
+    if (val_loader) {
+      result.last_eval = evaluate(*strategy, *val_loader, strategy_options.loss, strategy_options.seed);
+      record["eval"] = eval_json(result.last_eval);
+      if (!options.quiet) {
+        for (const auto& e : result.last_eval) {
+          std::fprintf(stderr, "epoch %lld: train loss %.4f; %s: val loss %.4f accuracy %.4f (per class %s) F1 %.4f\n",
+                       static_cast<long long>(epoch + 1), result.last_loss, e.head.c_str(), e.loss, e.accuracy,
+                       fmt::format("{:.3f}", fmt::join(e.class_accuracy, " ")).c_str(), e.f1_positive);
+        }
+      }
+    }
+    metrics["epochs"].push_back(record);
+    save(epoch_complete ? epoch + 1 : epoch, epoch_complete ? 0 : batch_index);
+    if (!options.metrics.empty()) write_json(options.metrics, metrics);
+  }
+  const MemoryReport memory = strategy->memory(options.batch);
+  metrics["memory_per_worker_bytes"] = {{"parameters", memory.parameters},
+                                        {"gradients", memory.gradients},
+                                        {"optimizer_state", memory.optimizer_state},
+                                        {"activations", memory.activations},
+                                        {"predicted_total", memory.parameters + memory.gradients +
+                                                                memory.optimizer_state + memory.activations},
+                                        {"measured_peak", memory.measured_peak}};
+  result.steps = step;
+  result.epochs = epoch;
+  metrics["result"] = {{"steps", step}, {"epochs", epoch}, {"seconds", seconds_since(run_start)}};
+  if (!options.metrics.empty()) write_json(options.metrics, metrics);
+  result.metrics = metrics;
+  return result;
+}
+
+}  // namespace parbench::strategies

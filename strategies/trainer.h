@@ -1,0 +1,61 @@
+// The training loop every strategy shares: epochs over the sharded, prefetched training split,
+// evaluation on the validation split each epoch, progress on the console, run metrics JSON
+// (parbench.train/1, design.md §11), and checkpoints that resume to the same loss bitwise.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "strategies/strategy.h"
+
+namespace parbench::strategies {
+
+struct TrainOptions {
+  StrategyOptions strategy;
+  std::string strategy_name = "serial";
+  std::filesystem::path data;      // training file; its /train and /val groups are used when present
+  std::filesystem::path val;       // optional validation file
+  int batch = 32;                  // global batch
+  std::int64_t epochs = 1;
+  std::int64_t steps = 0;          // > 0: stop after this many optimizer steps (overrides epochs)
+  bool shuffle = true;
+  bool class_weights = false;      // weight classes by total / (classes * count) of the training split
+  int loader_threads = 2;
+  std::filesystem::path checkpoint;  // written (replaced) at the end of every epoch and of the run
+  std::filesystem::path resume;      // continue from this checkpoint
+  std::filesystem::path metrics;     // parbench.train/1 JSON
+  bool quiet = false;                // no progress lines
+};
+
+struct EvalResult {
+  std::string head;
+  std::int64_t samples = 0;
+  double loss = 0;  // mean weighted loss
+  double accuracy = 0;
+  std::vector<double> class_accuracy;
+  std::vector<std::vector<std::int64_t>> confusion;  // [true][predicted]
+  double f1_positive = 0;  // F1 of class 1 (violent / anomaly)
+};
+
+struct TrainResult {
+  std::int64_t steps = 0, epochs = 0;
+  double last_loss = 0;                 // mean training loss of the last epoch
+  std::vector<EvalResult> last_eval;   // per head, on the validation split (empty without one)
+  nlohmann::json metrics;              // what --metrics writes
+};
+
+TrainResult train(const TrainOptions& options);
+
+// Accuracy, per-class accuracy, confusion and F1 of class 1 from predictions (pure, tested).
+EvalResult classification_metrics(const std::string& head, int classes, const std::vector<std::int32_t>& truth,
+                                  const std::vector<std::int32_t>& predicted);
+
+// total / (classes * count_c) per class; a class with no samples gets weight 1.
+std::vector<float> balanced_class_weights(const std::vector<std::int64_t>& counts);
+
+}  // namespace parbench::strategies
