@@ -9,7 +9,7 @@ packages=(
   libhdf5-dev hdf5-tools zlib1g-dev
   libbenchmark-dev libgtest-dev
   nlohmann-json3-dev libfmt-dev libcli11-dev
-  libtbb-dev libopenblas-dev
+  libtbb-dev libdnnl-dev ocl-icd-opencl-dev
   python3 python3-matplotlib
 )
 

@@ -12,11 +12,11 @@ namespace parbench::kernels::cpu {
 void sgemm(float* c, int ldc, const float* a, int lda, const float* b, int ldb, int m, int n, int k, Trans ta,
            Trans tb, float alpha, float beta);
 
-// Threads the BLAS library uses for one call.
+// Threads the GEMMs of the CALLING thread use (a thread-local setting; new threads start at 1).
 void set_blas_threads(int threads);
 int blas_threads();
 
-// "OpenBLAS 0.3.21, kernels SkylakeX, pthreads (max 2)" — for the run context.
+// "oneDNN 2.6.3 dnnl_sgemm, isa avx512_core_bf16, 1 thread(s)": for the run context.
 std::string blas_description();
 
 }  // namespace parbench::kernels::cpu

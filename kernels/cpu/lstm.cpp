@@ -64,9 +64,7 @@ void check_arguments(const LstmShape& s, int threads) {
   PB_CHECK(threads >= 1, "threads = {}", threads);
 }
 
-// Sets the BLAS thread count for a scope and gives the caller's back on exit. The count is only
-// written when it changes: it is process-wide, and workers that already run BLAS single-threaded
-// and call this concurrently must not race on it.
+// Sets the calling thread's BLAS thread count for a scope and gives the caller's back on exit.
 class BlasThreadScope {
  public:
   BlasThreadScope() : saved_(blas_threads()), current_(saved_) {}
@@ -84,13 +82,9 @@ class BlasThreadScope {
 };
 
 // Runs f(0) and f(1), the two directions, each with one BLAS thread: the per-step GEMMs are too
-// small to split. With threads >= 2 they run concurrently. Concurrent cblas_sgemm calls at one
-// BLAS thread are safe with OpenBLAS's pthreads build: each call runs in its caller's thread and
-// its packing buffers come from blas_memory_alloc, which locks when the library is built with
-// threading. The directions write disjoint columns and blocks, so the results do not depend on this.
-// (OpenBLAS's own pool threads spin for OPENBLAS_THREAD_TIMEOUT after a threaded GEMM, ~0.1 s by
-// default, and take a core from the directions meanwhile: measured 7.5 ms instead of 4.3 ms for a
-// B=32 T=20 I=256 H=128 forward on 2 cores.)
+// small to split. With threads >= 2 they run concurrently (dnnl_sgemm is thread-safe, and the
+// BLAS thread count is per thread: the second direction's TBB thread starts at 1). The directions
+// write disjoint columns and blocks, so the results do not depend on the order.
 template <class F>
 void for_each_direction(BlasThreadScope& blas, int threads, const F& f) {
   blas.use(1);

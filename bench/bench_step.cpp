@@ -1,0 +1,413 @@
+// Whole training steps (forward, backward, clipping, Adam) of each workload through the `serial`
+// strategy on synthetic in-memory batches, so the numbers are compute only (no HDF5, no loader),
+// plus a per-op time breakdown of one violence step: where a step's time goes, next to the
+// 1-core sgemm peak this binary measures at startup.
+//   bench_step [--peak_reps=N] [google benchmark flags]
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/context.h"
+#include "core/rng.h"
+#include "kernels/backend.h"
+#include "kernels/buffer.h"
+#include "kernels/cpu/blas.h"
+#include "models/model.h"
+#include "strategies/optimizer.h"
+#include "strategies/strategy.h"
+
+namespace {
+
+using namespace parbench;
+using kernels::Backend;
+using Clock = std::chrono::steady_clock;
+
+int g_peak_reps = 5;
+double g_peak_gflops = 0;  // best single-thread 2048^3 sgemm, measured in main()
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// ---- synthetic batches -------------------------------------------------------------------------
+
+// One batch of a workload's inputs and targets in host memory (the CPU backend uses it in place),
+// shaped as the default ModelConfig expects: violence features (B, 20, 4096); shoplifting visual
+// (B, 2048) and pose (B, 16 * 34). Inputs N(0, 1), targets uniform over each head's classes.
+struct SyntheticBatch {
+  std::map<std::string, std::vector<float>> inputs;
+  std::map<std::string, std::vector<std::int32_t>> targets;
+
+  SyntheticBatch(const models::Model& model, int batch) {
+    const auto rows = static_cast<std::size_t>(batch);
+    if (model.workload() == "violence") {
+      inputs["features"].resize(rows * 20 * 4096);
+    } else {
+      inputs["visual"].resize(rows * 2048);
+      inputs["pose"].resize(rows * 16 * 34);
+    }
+    std::uint64_t stream = 1;
+    for (auto& [name, values] : inputs) {
+      for (std::size_t i = 0; i < values.size(); ++i) values[i] = rng::normal(rng::hash(7, stream, i));
+      ++stream;
+    }
+    for (const models::Head& head : model.heads()) {
+      auto& labels = targets[head.target];
+      labels.resize(rows);
+      for (std::size_t i = 0; i < rows; ++i) {
+        labels[i] = static_cast<std::int32_t>(rng::hash(9, stream, i) % static_cast<std::uint64_t>(head.classes));
+      }
+      ++stream;
+    }
+  }
+  models::BatchView view() const {
+    models::BatchView v;
+    for (const auto& [name, values] : inputs) v.inputs[name] = values.data();
+    for (const auto& [name, values] : targets) v.targets[name] = values.data();
+    return v;
+  }
+};
+
+strategies::StrategyOptions step_options(const std::string& workload, int threads, int batch) {
+  strategies::StrategyOptions options{.workload = workload,
+                                      .threads = threads,
+                                      .loss = {.spec = models::default_loss(workload)},
+                                      .seed = 1,
+                                      .max_batch = batch};
+  // A constant learning rate: the default cosine over total_steps = 1 would drop to min_lr at once.
+  options.optimizer.schedule = "constant";
+  return options;
+}
+
+// From the model's own FLOP count (models/layers.cpp), so they compare with bench_kernels': gflops
+// as a rate over real time; pct_peak, the same rate in % of the 1-core sgemm peak, over the
+// iterations' wall time `seconds` (a plain number, so it does not print as "per second").
+void set_flop_counters(benchmark::State& state, double flops_per_iteration, double seconds) {
+  const double flops = flops_per_iteration * static_cast<double>(state.iterations());
+  state.counters["gflops"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
+  state.counters["pct_peak"] = 100.0 * flops / seconds / (g_peak_gflops * 1e9);
+}
+
+// ---- the serial step ---------------------------------------------------------------------------
+
+void BM_SerialStep(benchmark::State& state, const std::string& workload, int threads, int batch) {
+  const auto strategy = strategies::make_strategy("serial", step_options(workload, threads, batch));
+  const SyntheticBatch data(strategy->model(), batch);
+  const models::BatchView view = data.view();
+  std::int64_t step = 0;
+  strategy->step(view, batch, step++);  // first touch of activations and Adam state, outside the timing
+  double step_seconds = 0, compute = 0, optimizer = 0;
+  for (auto _ : state) {
+    const auto start = Clock::now();
+    const strategies::StepResult result = strategy->step(view, batch, step++);
+    step_seconds += seconds_since(start);
+    compute += result.times.compute;
+    optimizer += result.times.optimizer;
+  }
+  const double iterations = static_cast<double>(state.iterations());
+  state.counters["samples_per_s"] = benchmark::Counter(iterations * batch, benchmark::Counter::kIsRate);
+  set_flop_counters(state, strategy->model().training_flops() * batch, step_seconds);
+  state.counters["step_ms"] = benchmark::Counter(1e3 * step_seconds, benchmark::Counter::kAvgIterations);
+  state.counters["compute_ms"] = benchmark::Counter(1e3 * compute, benchmark::Counter::kAvgIterations);
+  state.counters["optimizer_ms"] = benchmark::Counter(1e3 * optimizer, benchmark::Counter::kAvgIterations);
+}
+
+// ---- per-op breakdown --------------------------------------------------------------------------
+
+// A Backend that forwards every op to another and adds its wall time to a per-op total. The CPU
+// backend is synchronous, so an op's time is the time of its call. LSTM ops are keyed by their
+// input size (violence: i4096 = layer 1, i256 = layers 2 and 3 together); Backend::gemm is only
+// called by the dense layers (the LSTM and attention call BLAS inside their own ops).
+class TimedBackend final : public Backend {
+ public:
+  explicit TimedBackend(std::unique_ptr<Backend> inner) : inner_(std::move(inner)) {}
+  std::map<std::string, double>& seconds() { return seconds_; }
+
+  std::string_view name() const override { return inner_->name(); }
+  bool supports(kernels::Precision p) const override { return inner_->supports(p); }
+  std::string describe() const override { return inner_->describe(); }
+  bool host_memory() const override { return inner_->host_memory(); }
+  float* alloc(std::size_t count) override { return inner_->alloc(count); }
+  void free(float* pointer) noexcept override { inner_->free(pointer); }
+  void upload(float* d, const float* h, std::size_t n) override { timed("copy", [&] { inner_->upload(d, h, n); }); }
+  void download(float* h, const float* d, std::size_t n) override { timed("copy", [&] { inner_->download(h, d, n); }); }
+  void copy(float* d, const float* s, std::size_t n) override { timed("copy", [&] { inner_->copy(d, s, n); }); }
+  void copy_2d(float* d, int ldd, const float* s, int lds, int rows, int cols) override {
+    timed("copy", [&] { inner_->copy_2d(d, ldd, s, lds, rows, cols); });
+  }
+  void synchronize() override { inner_->synchronize(); }
+  void set_threads(int threads) override { inner_->set_threads(threads); }
+  int threads() const override { return inner_->threads(); }
+
+  void gemm(float* c, int ldc, const float* a, int lda, const float* b, int ldb, int m, int n, int k, kernels::Trans ta,
+            kernels::Trans tb, float alpha, float beta) override {
+    timed("gemm", [&] { inner_->gemm(c, ldc, a, lda, b, ldb, m, n, k, ta, tb, alpha, beta); });
+  }
+  void add_bias(float* y, const float* bias, int m, int n) override {
+    timed("bias", [&] { inner_->add_bias(y, bias, m, n); });
+  }
+  void bias_backward(float* dbias, const float* dy, int m, int n) override {
+    timed("bias", [&] { inner_->bias_backward(dbias, dy, m, n); });
+  }
+  void fill(float* x, float value, std::size_t n) override { timed("fill", [&] { inner_->fill(x, value, n); }); }
+  void scale(float* x, float alpha, std::size_t n) override { timed("clip", [&] { inner_->scale(x, alpha, n); }); }
+  void axpy(float* y, float alpha, const float* x, std::size_t n) override {
+    timed("axpy", [&] { inner_->axpy(y, alpha, x, n); });
+  }
+  double sum_squares(const float* x, std::size_t n) override {
+    return timed("clip", [&] { return inner_->sum_squares(x, n); });
+  }
+
+  void relu_forward(float* y, const float* x, std::size_t n) override {
+    timed("activation", [&] { inner_->relu_forward(y, x, n); });
+  }
+  void relu_backward(float* dx, const float* dy, const float* y, std::size_t n) override {
+    timed("activation", [&] { inner_->relu_backward(dx, dy, y, n); });
+  }
+  void tanh_forward(float* y, const float* x, std::size_t n) override {
+    timed("activation", [&] { inner_->tanh_forward(y, x, n); });
+  }
+  void tanh_backward(float* dx, const float* dy, const float* y, std::size_t n) override {
+    timed("activation", [&] { inner_->tanh_backward(dx, dy, y, n); });
+  }
+  void sigmoid_forward(float* y, const float* x, std::size_t n) override {
+    timed("activation", [&] { inner_->sigmoid_forward(y, x, n); });
+  }
+  void sigmoid_backward(float* dx, const float* dy, const float* y, std::size_t n) override {
+    timed("activation", [&] { inner_->sigmoid_backward(dx, dy, y, n); });
+  }
+
+  std::size_t lstm_reserve_size(const kernels::LstmShape& s) const override { return inner_->lstm_reserve_size(s); }
+  std::size_t lstm_workspace_size(const kernels::LstmShape& s) const override {
+    return inner_->lstm_workspace_size(s);
+  }
+  void lstm_forward(float* y, float* reserve, float* workspace, const float* x, const float* w_ih, const float* w_hh,
+                    const float* b_ih, const float* b_hh, const kernels::LstmShape& s) override {
+    timed(fmt::format("lstm_forward_i{}", s.input),
+          [&] { inner_->lstm_forward(y, reserve, workspace, x, w_ih, w_hh, b_ih, b_hh, s); });
+  }
+  void lstm_backward(float* dx, float* dw_ih, float* dw_hh, float* db_ih, float* db_hh, float* workspace,
+                     const float* dy, const float* x, const float* y, const float* reserve, const float* w_ih,
+                     const float* w_hh, const kernels::LstmShape& s) override {
+    timed(fmt::format("lstm_backward_i{}", s.input), [&] {
+      inner_->lstm_backward(dx, dw_ih, dw_hh, db_ih, db_hh, workspace, dy, x, y, reserve, w_ih, w_hh, s);
+    });
+  }
+
+  std::size_t attention_workspace_size(const kernels::AttentionShape& s) const override {
+    return inner_->attention_workspace_size(s);
+  }
+  void attention_forward(float* context, float* alpha, float* u, const float* h, const float* w, const float* b,
+                         const float* v, const kernels::AttentionShape& s) override {
+    timed("attention_forward", [&] { inner_->attention_forward(context, alpha, u, h, w, b, v, s); });
+  }
+  void attention_backward(float* dh, float* dw, float* db, float* dv, float* workspace, const float* dcontext,
+                          const float* h, const float* alpha, const float* u, const float* w, const float* v,
+                          const kernels::AttentionShape& s) override {
+    timed("attention_backward",
+          [&] { inner_->attention_backward(dh, dw, db, dv, workspace, dcontext, h, alpha, u, w, v, s); });
+  }
+
+  void batchnorm_forward_train(float* y, float* mean, float* rstd, float* running_mean, float* running_var,
+                               const float* x, const float* gamma, const float* beta, int m, int c, float eps,
+                               float momentum) override {
+    timed("batchnorm", [&] {
+      inner_->batchnorm_forward_train(y, mean, rstd, running_mean, running_var, x, gamma, beta, m, c, eps, momentum);
+    });
+  }
+  void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
+                              const float* running_mean, const float* running_var, int m, int c, float eps) override {
+    timed("batchnorm",
+          [&] { inner_->batchnorm_forward_eval(y, x, gamma, beta, running_mean, running_var, m, c, eps); });
+  }
+  void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
+                          const float* rstd, const float* gamma, int m, int c) override {
+    timed("batchnorm", [&] { inner_->batchnorm_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, m, c); });
+  }
+
+  void dropout_forward(float* y, const float* x, int samples, int per_sample, std::int64_t first_sample,
+                       std::uint64_t seed, std::uint64_t stream, float p) override {
+    timed("dropout", [&] { inner_->dropout_forward(y, x, samples, per_sample, first_sample, seed, stream, p); });
+  }
+  void dropout_backward(float* dx, const float* dy, int samples, int per_sample, std::int64_t first_sample,
+                        std::uint64_t seed, std::uint64_t stream, float p) override {
+    timed("dropout", [&] { inner_->dropout_backward(dx, dy, samples, per_sample, first_sample, seed, stream, p); });
+  }
+
+  void softmax_forward(float* probs, const float* logits, int batch, int classes) override {
+    timed("loss", [&] { inner_->softmax_forward(probs, logits, batch, classes); });
+  }
+  void loss_forward(float* losses, const float* probs, const std::int32_t* targets, const float* class_weights,
+                    int batch, int classes, const kernels::LossSpec& spec) override {
+    timed("loss", [&] { inner_->loss_forward(losses, probs, targets, class_weights, batch, classes, spec); });
+  }
+  void loss_backward(float* dlogits, const float* probs, const std::int32_t* targets, const float* class_weights,
+                     int batch, int classes, const kernels::LossSpec& spec, float scale) override {
+    timed("loss",
+          [&] { inner_->loss_backward(dlogits, probs, targets, class_weights, batch, classes, spec, scale); });
+  }
+
+  void adam_step(float* param, float* m, float* v, const float* grad, std::size_t n, float lr, float beta1,
+                 float beta2, float eps, std::int64_t step) override {
+    timed("adam", [&] { inner_->adam_step(param, m, v, grad, n, lr, beta1, beta2, eps, step); });
+  }
+  void sgd_step(float* param, const float* grad, std::size_t n, float lr) override {
+    timed("sgd", [&] { inner_->sgd_step(param, grad, n, lr); });
+  }
+
+ private:
+  template <class F>
+  std::invoke_result_t<const F&> timed(const std::string& op, const F& f) {
+    const auto start = Clock::now();
+    if constexpr (std::is_void_v<decltype(f())>) {
+      f();
+      seconds_[op] += seconds_since(start);
+    } else {
+      auto result = f();
+      seconds_[op] += seconds_since(start);
+      return result;
+    }
+  }
+  std::unique_ptr<Backend> inner_;
+  std::map<std::string, double> seconds_;
+};
+
+// The serial step (strategies/serial.cpp) over a TimedBackend: make_strategy creates its backend
+// by name, so this repeats its few lines (zero, forward, backward, clip, Adam) around the same
+// Model and Optimizer. <op>_pct: share of the step's wall time; other_pct: host code between ops.
+void BM_StepBreakdown(benchmark::State& state, const std::string& workload, int threads, int batch) {
+  const strategies::StrategyOptions options = step_options(workload, threads, batch);
+  TimedBackend backend(kernels::make_backend(options.backend));
+  backend.set_threads(threads);
+  const auto model = models::make_model(workload, backend, options.model);
+  model->initialize(options.seed);
+  model->allocate(batch);
+  strategies::Optimizer optimizer(backend, options.optimizer, model->parameter_count());
+  const SyntheticBatch data(*model, batch);
+  const models::BatchView view = data.view();
+
+  std::int64_t step = 0;
+  auto one_step = [&] {
+    model->zero_gradients();
+    const models::Pass pass{backend, batch, true, options.seed, static_cast<std::uint64_t>(step), 0};
+    const double loss = model->forward(pass, view, options.loss);
+    model->backward(pass, view, options.loss, 1.0f / static_cast<float>(batch), {});
+    float* grads = model->gradient_data();
+    const double norm = std::sqrt(backend.sum_squares(grads, model->parameter_count()));
+    const float factor = strategies::clip_factor(options.optimizer.clip, norm);
+    if (factor < 1.0f) backend.scale(grads, factor, model->parameter_count());
+    optimizer.step(model->parameter_data(), grads, step + 1, strategies::learning_rate(options.optimizer, step));
+    ++step;
+    return std::isfinite(loss) && std::isfinite(norm);
+  };
+  one_step();  // warm-up, not counted
+  backend.seconds().clear();
+  double step_seconds = 0;
+  bool finite = true;
+  for (auto _ : state) {
+    const auto start = Clock::now();
+    finite = one_step() && finite;
+    step_seconds += seconds_since(start);
+  }
+  if (!finite) {
+    state.SkipWithError("non-finite loss or gradient norm");
+    return;
+  }
+  double ops = 0;
+  for (const auto& [op, seconds] : backend.seconds()) {
+    state.counters[op + "_pct"] = 100.0 * seconds / step_seconds;
+    ops += seconds;
+  }
+  state.counters["other_pct"] = 100.0 * (step_seconds - ops) / step_seconds;
+  state.counters["step_ms"] = benchmark::Counter(1e3 * step_seconds, benchmark::Counter::kAvgIterations);
+  set_flop_counters(state, model->training_flops() * batch, step_seconds);
+}
+
+// ---- registration and the peak -----------------------------------------------------------------
+
+void register_benchmarks() {
+  struct Workload {
+    const char* name;
+    std::vector<int> batches;
+  };
+  for (const Workload& w : {Workload{"violence", {32, 64}}, Workload{"shoplifting", {32, 64, 256}}}) {
+    for (const int threads : {1, 2}) {
+      for (const int batch : w.batches) {
+        const std::string name = fmt::format("step/{}/serial/threads:{}/batch:{}", w.name, threads, batch);
+        benchmark::RegisterBenchmark(name.c_str(), BM_SerialStep, std::string(w.name), threads, batch)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
+    }
+  }
+  for (const int threads : {1, 2}) {
+    const std::string name = fmt::format("breakdown/violence/serial/threads:{}/batch:64", threads);
+    benchmark::RegisterBenchmark(name.c_str(), BM_StepBreakdown, std::string("violence"), threads, 64)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+}
+
+// The reference for pct_peak, as in bench_kernels: the best of `reps` single-thread 2048^3 sgemm
+// calls after one warm-up.
+double measure_gemm_peak_1core(int reps) {
+  const auto backend = kernels::make_backend("cpu");
+  backend->set_threads(1);
+  const int n = 2048;
+  const auto count = static_cast<std::size_t>(n) * n;
+  kernels::Buffer a(*backend, count), b(*backend, count), c(*backend, count);
+  backend->fill(a.data(), 0.5f, count);
+  backend->fill(b.data(), 0.25f, count);
+  double best = std::numeric_limits<double>::infinity();
+  for (int rep = 0; rep <= reps; ++rep) {
+    const auto start = Clock::now();
+    backend->gemm(c.data(), n, a.data(), n, b.data(), n, n, n, n, kernels::Trans::no, kernels::Trans::no, 1.0f, 0.0f);
+    const double seconds = seconds_since(start);
+    if (rep > 0) best = std::min(best, seconds);
+  }
+  return 2.0 * n * n * n / best / 1e9;
+}
+
+void parse_own_flags(int& argc, char** argv) {
+  int out = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--peak_reps=", 12) == 0) {
+      g_peak_reps = std::max(1, std::atoi(argv[i] + 12));
+    } else {
+      argv[out++] = argv[i];
+    }
+  }
+  argc = out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  parse_own_flags(argc, argv);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  const nlohmann::json context = run_context();
+  for (const auto& [key, value] : context.items()) {
+    benchmark::AddCustomContext(key, value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  g_peak_gflops = measure_gemm_peak_1core(g_peak_reps);
+  benchmark::AddCustomContext("blas", kernels::cpu::blas_description());
+  benchmark::AddCustomContext("gemm_peak_gflops_1core", fmt::format("{:.1f}", g_peak_gflops));
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  benchmark::AddCustomContext("OPENBLAS_CORETYPE", coretype ? coretype : "(unset)");
+  register_benchmarks();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
