@@ -64,4 +64,30 @@ PB_HOST_DEVICE void adam_update(float& param, float& m, float& v, float grad, fl
   param -= lr * m_hat / (sqrtf(v_hat) + eps);
 }
 
+// ---- losses on softmax probabilities ----------------------------------------------------
+
+// Smallest probability whose log the losses take: log(1e-12) = -27.6 keeps a saturated softmax
+// finite. The gradient ignores the clamp (it only matters where p < 1e-12, where p log p ~ 0).
+inline constexpr float kMinProb = 1e-12f;
+
+// Smoothed target q_c = (1 - ls) * onehot_c + ls / C.
+PB_HOST_DEVICE float smoothed_target(bool is_target, float label_smoothing, int classes) {
+  return (is_target ? 1.0f - label_smoothing : 0.0f) + label_smoothing / static_cast<float>(classes);
+}
+
+// Focal loss term of one class: -alpha * q * (1 - p)^gamma * log p.
+PB_HOST_DEVICE float focal_loss_term(float p, float q, float alpha, float gamma) {
+  return -alpha * q * powf(1.0f - p, gamma) * logf(fmaxf(p, kMinProb));
+}
+
+// p * d(focal_loss_term)/dp = alpha * q * (gamma * p * (1-p)^(gamma-1) * log p - (1-p)^gamma).
+// Multiplying by p first keeps it finite as p -> 0 (the (1-p)^gamma / p part), and at p = 1 both
+// parts are 0 (written explicitly because (1-p)^(gamma-1) is inf there when gamma < 1).
+PB_HOST_DEVICE float focal_grad_term(float p, float q, float alpha, float gamma) {
+  const float one_minus_p = 1.0f - p;
+  if (one_minus_p <= 0.0f) return 0.0f;
+  const float log_p = logf(fmaxf(p, kMinProb));
+  return alpha * q * (gamma * p * powf(one_minus_p, gamma - 1.0f) * log_p - powf(one_minus_p, gamma));
+}
+
 }  // namespace parbench::kernels

@@ -19,33 +19,6 @@ namespace {
 // for every layer of the workloads (256) in one block, small enough (2 KiB per array) for any stack.
 constexpr int kColumnBlock = 256;
 
-// Smallest probability whose log the losses take: log(1e-12) = -27.6 keeps a saturated softmax
-// finite. The gradient ignores the clamp (it only matters where p < 1e-12, where p log p ~ 0).
-constexpr float kMinProb = 1e-12f;
-
-// ---- per-element loss math (kept free of host-only code so it can move to kernels/math.h for the
-// CUDA backend) ----
-
-// Smoothed target q_c = (1 - ls) * onehot_c + ls / C.
-inline float smoothed_target(bool is_target, float label_smoothing, int classes) {
-  return (is_target ? 1.0f - label_smoothing : 0.0f) + label_smoothing / static_cast<float>(classes);
-}
-
-// Focal loss term of one class: -alpha * q * (1 - p)^gamma * log p.
-inline float focal_loss_term(float p, float q, float alpha, float gamma) {
-  return -alpha * q * powf(1.0f - p, gamma) * logf(fmaxf(p, kMinProb));
-}
-
-// p * d(focal_loss_term)/dp = alpha * q * (gamma * p * (1-p)^(gamma-1) * log p - (1-p)^gamma).
-// Multiplying by p first keeps it finite as p -> 0 (the (1-p)^gamma / p part), and at p = 1 both
-// parts are 0 (written explicitly because (1-p)^(gamma-1) is inf there when gamma < 1).
-inline float focal_grad_term(float p, float q, float alpha, float gamma) {
-  const float one_minus_p = 1.0f - p;
-  if (one_minus_p <= 0.0f) return 0.0f;
-  const float log_p = logf(fmaxf(p, kMinProb));
-  return alpha * q * (gamma * p * powf(one_minus_p, gamma - 1.0f) * log_p - powf(one_minus_p, gamma));
-}
-
 // a (n) . b (n) accumulated in double. Eight independent partial sums: the compiler may not
 // reorder one double sum, but it vectorizes these lanes, and they also shorten the rounding chain.
 double dot(const float* a, const float* b, std::size_t n) {
