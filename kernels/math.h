@@ -14,7 +14,39 @@
 
 namespace parbench::kernels {
 
-PB_HOST_DEVICE float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+// exp(x) from arithmetic alone, so that loops calling it vectorize (glibc's expf and tanhf are
+// scalar calls: they were half of an LSTM layer's forward time). Cody-Waite reduction
+// x = n ln2 + r and Cephes' degree-5 polynomial for e^r on |r| <= ln2/2, then 2^n from the exponent
+// bits: relative error below 1e-7 on [-87, 88] (KernelsOpsMath checks it against std::exp).
+// The device uses its own __expf.
+PB_HOST_DEVICE float exp_approx(float x) {
+#if defined(__CUDA_ARCH__)
+  return __expf(x);
+#else
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
+  // Round x / ln2 to the nearest integer by adding and removing 1.5 * 2^23 (no floorf call).
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float e = p * r * r + r + 1.0f;
+  const auto exponent = static_cast<std::uint32_t>(static_cast<std::int32_t>(n) + 127) << 23;
+  float scale;
+  __builtin_memcpy(&scale, &exponent, sizeof scale);
+  return e * scale;
+#endif
+}
+
+PB_HOST_DEVICE float sigmoidf(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+
+// tanh(x) = 2 sigmoid(2x) - 1: absolute error ~1e-7 (relative error grows near 0, where the
+// values that follow it add, not multiply, so absolute error is what matters).
+PB_HOST_DEVICE float tanh_approx(float x) { return 2.0f / (1.0f + exp_approx(-2.0f * x)) - 1.0f; }
 
 // splitmix64 finalizer; the same mixing as core/rng.h, repeated here because kernels/ must build
 // for the device without core/.
@@ -45,10 +77,10 @@ PB_HOST_DEVICE LstmCell lstm_cell(float zi, float zf, float zg, float zo, float 
   LstmCell s;
   s.i = sigmoidf(zi);
   s.f = sigmoidf(zf);
-  s.g = tanhf(zg);
+  s.g = tanh_approx(zg);
   s.o = sigmoidf(zo);
   s.c = s.f * c_prev + s.i * s.g;
-  s.tanh_c = tanhf(s.c);
+  s.tanh_c = tanh_approx(s.c);
   s.h = s.o * s.tanh_c;
   return s;
 }
