@@ -293,16 +293,26 @@ void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
 
 // ---- dropout ------------------------------------------------------------------------------------
 
+// One row of dropout; cloned for AVX-512 and AVX2 because the portable build targets SSE2, which
+// has no 32-bit vector multiply for the mask hash.
+__attribute__((target_clones("avx512f", "avx2", "default"))) void dropout_row(
+    float* __restrict y, const float* __restrict x, std::uint32_t key, int n, float p, float keep_scale) {
+  for (int e = 0; e < n; ++e) y[e] = dropout_keep(key, static_cast<std::uint32_t>(e), p) ? x[e] * keep_scale : 0.0f;
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void dropout_row_backward(
+    float* __restrict dx, const float* __restrict dy, std::uint32_t key, int n, float p, float keep_scale) {
+  for (int e = 0; e < n; ++e) dx[e] += dropout_keep(key, static_cast<std::uint32_t>(e), p) ? dy[e] * keep_scale : 0.0f;
+}
+
 void dropout_forward(float* y, const float* x, int samples, int per_sample, std::int64_t first_sample,
                      std::uint64_t seed, std::uint64_t stream, float p) {
   // p = 1 keeps nothing; scale 0 avoids computing 1/0 (it would never be used, but stays finite).
   const float keep_scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
   for (int s = 0; s < samples; ++s) {
-    const auto sample = static_cast<std::uint64_t>(first_sample + s);
+    const std::uint32_t key = dropout_row_key(seed, stream, static_cast<std::uint64_t>(first_sample + s));
     const std::size_t offset = static_cast<std::size_t>(s) * per_sample;
-    for (int e = 0; e < per_sample; ++e)
-      y[offset + e] = dropout_keep(seed, stream, sample, static_cast<std::uint64_t>(e), p) ? x[offset + e] * keep_scale
-                                                                                        : 0.0f;
+    dropout_row(y + offset, x + offset, key, per_sample, p, keep_scale);
   }
 }
 
@@ -310,11 +320,9 @@ void dropout_backward(float* dx, const float* dy, int samples, int per_sample, s
                       std::uint64_t seed, std::uint64_t stream, float p) {
   const float keep_scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
   for (int s = 0; s < samples; ++s) {
-    const auto sample = static_cast<std::uint64_t>(first_sample + s);
+    const std::uint32_t key = dropout_row_key(seed, stream, static_cast<std::uint64_t>(first_sample + s));
     const std::size_t offset = static_cast<std::size_t>(s) * per_sample;
-    for (int e = 0; e < per_sample; ++e)
-      if (dropout_keep(seed, stream, sample, static_cast<std::uint64_t>(e), p))
-        dx[offset + e] += dy[offset + e] * keep_scale;
+    dropout_row_backward(dx + offset, dy + offset, key, per_sample, p, keep_scale);
   }
 }
 
