@@ -399,8 +399,6 @@ int main(int argc, char** argv) {
   g_peak_gflops = measure_gemm_peak_1core(g_peak_reps);
   benchmark::AddCustomContext("blas", kernels::cpu::blas_description());
   benchmark::AddCustomContext("gemm_peak_gflops_1core", fmt::format("{:.1f}", g_peak_gflops));
-  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-  benchmark::AddCustomContext("OPENBLAS_CORETYPE", coretype ? coretype : "(unset)");
   register_benchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -256,9 +256,9 @@ TEST(KernelsLstmBackward, NullDxLeavesOtherGradientsUnchanged) {
   EXPECT_TRUE(bitwise_equal(with.db_hh, without.db_hh));
 }
 
-// threads = 2 runs the two directions concurrently. These shapes keep every GEMM below
-// OpenBLAS's threading threshold (m n k <= 262144), so that is the only difference from
-// threads = 1, and the results must be bitwise equal.
+// threads = 2 runs the two directions concurrently. These shapes keep every GEMM small enough to
+// run on one BLAS thread (m n k <= 262144, below OpenBLAS's threading threshold; oneDNN keeps them
+// on one thread too), so that is the only difference from threads = 1: results must be bitwise equal.
 TEST(KernelsLstm, ConcurrentDirectionsGiveBitwiseIdenticalResults) {
   const LstmShape shapes[] = {{3, 5, 7, 4}, {5, 3, 17, 33}, {2, 40, 8, 16}};
   for (const LstmShape& s : shapes) {
@@ -280,11 +280,11 @@ TEST(KernelsLstm, ConcurrentDirectionsGiveBitwiseIdenticalResults) {
   }
 }
 
-// Here the one-shot GEMMs are large enough for OpenBLAS to use two threads. Whether that is
-// bitwise equal to one thread is the BLAS's property: with OpenBLAS 0.3.21 it is for the SkylakeX
-// kernels but not for the Haswell or Prescott ones (measured: a 54 x 320 x 300 sgemm differs in
-// about 10% of its entries), so only agreement to fp32 rounding is required: sums of K <= 300
-// terms of O(1) values, added in another order, differ by ~1e-6.
+// Here the one-shot GEMMs are large enough for the BLAS to use two threads. Whether that is
+// bitwise equal to one thread is the BLAS's property (OpenBLAS 0.3.21: yes with its SkylakeX
+// kernels, no with Haswell or Prescott, where a 54 x 320 x 300 sgemm differed in about 10% of its
+// entries), so only agreement to fp32 rounding is required: sums of K <= 300 terms of O(1)
+// values, added in another order, differ by ~1e-6.
 TEST(KernelsLstm, BlasThreadsChangeOnlyRounding) {
   const LstmShape s{6, 9, 300, 40};
   const LstmInputs in = random_inputs(s, 22);

@@ -19,8 +19,8 @@ std::size_t lstm_workspace_size(const LstmShape& s);
 // threads: BLAS threads of the one-shot input GEMM; with threads >= 2 the two directions'
 // recurrences also run concurrently, each with one BLAS thread. The caller's BLAS thread count
 // is restored on return. The recurrences' results do not depend on `threads`; the one-shot GEMMs'
-// are bitwise equal only if the BLAS's threaded GEMM is (OpenBLAS 0.3.21: SkylakeX kernels yes,
-// Haswell and Prescott kernels no).
+// are bitwise equal only where the BLAS's threaded GEMM gives its single-threaded bits (neither
+// oneDNN nor OpenBLAS promises that).
 void lstm_forward(float* y, float* reserve, float* workspace, const float* x, const float* w_ih, const float* w_hh,
                   const float* b_ih, const float* b_hh, const LstmShape& s, int threads);
 
