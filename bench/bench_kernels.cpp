@@ -5,12 +5,13 @@
 //   bench_kernels [--peak_reps=N] [google benchmark flags]
 #include <benchmark/benchmark.h>
 
+#include "bench/common.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
@@ -55,15 +56,6 @@ float small_int(std::uint64_t stream, std::size_t i) {
 // Activations and weights of a realistic magnitude for the LSTM and attention kernels.
 void fill_normal(float* x, std::size_t n, std::uint64_t stream, float scale) {
   for (std::size_t i = 0; i < n; ++i) x[i] = scale * rng::normal(rng::hash(13, stream, i));
-}
-
-// gflops: a rate over real time (every benchmark uses UseRealTime, as BLAS and the LSTM directions
-// run on more than the calling thread). pct_peak: the same rate in % of the 1-core sgemm peak, over
-// the timed loop's wall time `seconds` (a plain number, so it does not print as "per second").
-void set_flop_counters(benchmark::State& state, double flops_per_iteration, double seconds) {
-  const double flops = flops_per_iteration * static_cast<double>(state.iterations());
-  state.counters["gflops"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
-  state.counters["pct_peak"] = 100.0 * flops / seconds / (g_peak_gflops * 1e9);
 }
 
 // ---- GEMM --------------------------------------------------------------------------------------
@@ -172,7 +164,7 @@ void BM_Gemm(benchmark::State& state, const GemmCase& g, int threads) {
     benchmark::DoNotOptimize(o.dc.data());
     benchmark::ClobberMemory();
   }
-  set_flop_counters(state, 2.0 * g.m * g.n * g.k, seconds_since(start));
+  bench::set_flop_counters(state, 2.0 * g.m * g.n * g.k, seconds_since(start), g_peak_gflops);
 }
 
 // ---- LSTM layer --------------------------------------------------------------------------------
@@ -246,7 +238,7 @@ void BM_LstmForward(benchmark::State& state, kernels::LstmShape shape, int threa
   }
   const double seconds = seconds_since(start);
   if (!all_finite(t.y)) state.SkipWithError("LSTM forward produced non-finite outputs");
-  set_flop_counters(state, lstm_flops(shape, false, false), seconds);
+  bench::set_flop_counters(state, lstm_flops(shape, false, false), seconds, g_peak_gflops);
 }
 
 // Backward from one forward (backward reads only the forward's outputs; gradients accumulate).
@@ -261,7 +253,7 @@ void BM_LstmBackward(benchmark::State& state, kernels::LstmShape shape, bool wit
   }
   const double seconds = seconds_since(start);
   if (!all_finite(t.dw_ih)) state.SkipWithError("LSTM backward produced non-finite gradients");
-  set_flop_counters(state, lstm_flops(shape, true, with_dx), seconds);
+  bench::set_flop_counters(state, lstm_flops(shape, true, with_dx), seconds, g_peak_gflops);
 }
 
 // ---- attention ---------------------------------------------------------------------------------
@@ -296,7 +288,7 @@ void BM_Attention(benchmark::State& state, kernels::AttentionShape s, int thread
   const double seconds = seconds_since(start);
   if (!all_finite(context) || !all_finite(dh)) state.SkipWithError("attention produced non-finite values");
   const models::LayerCost cost = models::attention("attn", s.steps, s.features, s.attention)->cost();
-  set_flop_counters(state, (cost.forward_flops + cost.backward_flops) * s.batch, seconds);
+  bench::set_flop_counters(state, (cost.forward_flops + cost.backward_flops) * s.batch, seconds, g_peak_gflops);
 }
 
 // ---- registration and the peak -----------------------------------------------------------------
@@ -352,53 +344,14 @@ void register_benchmarks() {
   }
 }
 
-// The reference for pct_peak: the best of `reps` single-thread 2048^3 sgemm calls (after one
-// warm-up), i.e. what this BLAS with its selected kernels reaches on one core of this machine.
-double measure_gemm_peak_1core(int reps) {
-  Backend& be = backend();
-  be.set_threads(1);
-  const int n = 2048;
-  const auto count = static_cast<std::size_t>(n) * n;
-  Buffer a(be, count), b(be, count), c(be, count);
-  std::vector<float> host(count);
-  for (std::size_t i = 0; i < count; ++i) host[i] = small_int(3, i);
-  be.upload(a.data(), host.data(), count);
-  be.upload(b.data(), host.data(), count);
-  double best = std::numeric_limits<double>::infinity();
-  for (int rep = 0; rep <= reps; ++rep) {
-    const auto start = Clock::now();
-    be.gemm(c.data(), n, a.data(), n, b.data(), n, n, n, n, Trans::no, Trans::no, 1.0f, 0.0f);
-    const double seconds = seconds_since(start);
-    if (rep > 0) best = std::min(best, seconds);
-  }
-  return 2.0 * n * n * n / best / 1e9;
-}
-
-void parse_own_flags(int& argc, char** argv) {
-  int out = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--peak_reps=", 12) == 0) {
-      g_peak_reps = std::max(1, std::atoi(argv[i] + 12));
-    } else {
-      argv[out++] = argv[i];
-    }
-  }
-  argc = out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  parse_own_flags(argc, argv);
+  g_peak_reps = static_cast<int>(std::max(1LL, bench::take_int_flag(argc, argv, "peak_reps", g_peak_reps)));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  const nlohmann::json context = run_context();
-  for (const auto& [key, value] : context.items()) {
-    benchmark::AddCustomContext(key, value.is_string() ? value.get<std::string>() : value.dump());
-  }
-  g_peak_gflops = measure_gemm_peak_1core(g_peak_reps);
-  benchmark::AddCustomContext("blas", kernels::cpu::blas_description());
-  benchmark::AddCustomContext("gemm_peak_gflops_1core", fmt::format("{:.1f}", g_peak_gflops));
+  bench::add_run_context();
+  g_peak_gflops = bench::measure_gemm_peak_1core(g_peak_reps);
   register_benchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -5,10 +5,11 @@
 //   bench_loader [--samples N] [--batch B] [google benchmark flags]
 #include <benchmark/benchmark.h>
 
+#include "bench/common.h"
+
 #include <unistd.h>
 
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <map>
 
@@ -82,34 +83,16 @@ void register_benchmarks() {
   }
 }
 
-// Takes --samples / --batch out of argv before Google Benchmark parses the rest.
-void parse_own_flags(int& argc, char** argv) {
-  int out = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--samples=", 10) == 0) {
-      g_samples = std::atoll(argv[i] + 10);
-    } else if (std::strncmp(argv[i], "--batch=", 8) == 0) {
-      g_batch = std::atoll(argv[i] + 8);
-    } else {
-      argv[out++] = argv[i];
-    }
-  }
-  argc = out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  parse_own_flags(argc, argv);
+  g_samples = bench::take_int_flag(argc, argv, "samples", g_samples);
+  g_batch = bench::take_int_flag(argc, argv, "batch", g_batch);
   g_folder = fs::temp_directory_path() / fmt::format("parbench_bench_loader_{}", ::getpid());
   fs::create_directories(g_folder);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  const nlohmann::json context = run_context();
-  for (const auto& [key, value] : context.items()) {
-    benchmark::AddCustomContext(key, value.is_string() ? value.get<std::string>() : value.dump());
-  }
-  benchmark::AddCustomContext("hdf5", h5::library_version());
+  bench::add_run_context();
   benchmark::AddCustomContext("samples", std::to_string(g_samples));
   register_benchmarks();
   benchmark::RunSpecifiedBenchmarks();

@@ -5,12 +5,13 @@
 //   bench_step [--peak_reps=N] [google benchmark flags]
 #include <benchmark/benchmark.h>
 
+#include "bench/common.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <limits>
 #include <map>
 #include <memory>
@@ -90,15 +91,6 @@ strategies::StrategyOptions step_options(const std::string& workload, int thread
   return options;
 }
 
-// From the model's own FLOP count (models/layers.cpp), so they compare with bench_kernels': gflops
-// as a rate over real time; pct_peak, the same rate in % of the 1-core sgemm peak, over the
-// iterations' wall time `seconds` (a plain number, so it does not print as "per second").
-void set_flop_counters(benchmark::State& state, double flops_per_iteration, double seconds) {
-  const double flops = flops_per_iteration * static_cast<double>(state.iterations());
-  state.counters["gflops"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsRate);
-  state.counters["pct_peak"] = 100.0 * flops / seconds / (g_peak_gflops * 1e9);
-}
-
 // ---- the serial step ---------------------------------------------------------------------------
 
 void BM_SerialStep(benchmark::State& state, const std::string& workload, int threads, int batch) {
@@ -117,7 +109,7 @@ void BM_SerialStep(benchmark::State& state, const std::string& workload, int thr
   }
   const double iterations = static_cast<double>(state.iterations());
   state.counters["samples_per_s"] = benchmark::Counter(iterations * batch, benchmark::Counter::kIsRate);
-  set_flop_counters(state, strategy->model().training_flops() * batch, step_seconds);
+  bench::set_flop_counters(state, strategy->model().training_flops() * batch, step_seconds, g_peak_gflops);
   state.counters["step_ms"] = benchmark::Counter(1e3 * step_seconds, benchmark::Counter::kAvgIterations);
   state.counters["compute_ms"] = benchmark::Counter(1e3 * compute, benchmark::Counter::kAvgIterations);
   state.counters["optimizer_ms"] = benchmark::Counter(1e3 * optimizer, benchmark::Counter::kAvgIterations);
@@ -331,7 +323,7 @@ void BM_StepBreakdown(benchmark::State& state, const std::string& workload, int 
   }
   state.counters["other_pct"] = 100.0 * (step_seconds - ops) / step_seconds;
   state.counters["step_ms"] = benchmark::Counter(1e3 * step_seconds, benchmark::Counter::kAvgIterations);
-  set_flop_counters(state, model->training_flops() * batch, step_seconds);
+  bench::set_flop_counters(state, model->training_flops() * batch, step_seconds, g_peak_gflops);
 }
 
 // ---- registration and the peak -----------------------------------------------------------------
@@ -363,51 +355,14 @@ void register_benchmarks() {
   }
 }
 
-// The reference for pct_peak, as in bench_kernels: the best of `reps` single-thread 2048^3 sgemm
-// calls after one warm-up.
-double measure_gemm_peak_1core(int reps) {
-  const auto backend = kernels::make_backend("cpu");
-  backend->set_threads(1);
-  const int n = 2048;
-  const auto count = static_cast<std::size_t>(n) * n;
-  kernels::Buffer a(*backend, count), b(*backend, count), c(*backend, count);
-  backend->fill(a.data(), 0.5f, count);
-  backend->fill(b.data(), 0.25f, count);
-  double best = std::numeric_limits<double>::infinity();
-  for (int rep = 0; rep <= reps; ++rep) {
-    const auto start = Clock::now();
-    backend->gemm(c.data(), n, a.data(), n, b.data(), n, n, n, n, kernels::Trans::no, kernels::Trans::no, 1.0f, 0.0f);
-    const double seconds = seconds_since(start);
-    if (rep > 0) best = std::min(best, seconds);
-  }
-  return 2.0 * n * n * n / best / 1e9;
-}
-
-void parse_own_flags(int& argc, char** argv) {
-  int out = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--peak_reps=", 12) == 0) {
-      g_peak_reps = std::max(1, std::atoi(argv[i] + 12));
-    } else {
-      argv[out++] = argv[i];
-    }
-  }
-  argc = out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  parse_own_flags(argc, argv);
+  g_peak_reps = static_cast<int>(std::max(1LL, bench::take_int_flag(argc, argv, "peak_reps", g_peak_reps)));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  const nlohmann::json context = run_context();
-  for (const auto& [key, value] : context.items()) {
-    benchmark::AddCustomContext(key, value.is_string() ? value.get<std::string>() : value.dump());
-  }
-  g_peak_gflops = measure_gemm_peak_1core(g_peak_reps);
-  benchmark::AddCustomContext("blas", kernels::cpu::blas_description());
-  benchmark::AddCustomContext("gemm_peak_gflops_1core", fmt::format("{:.1f}", g_peak_gflops));
+  bench::add_run_context();
+  g_peak_gflops = bench::measure_gemm_peak_1core(g_peak_reps);
   register_benchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

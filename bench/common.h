@@ -1,0 +1,27 @@
+// What every benchmark binary shares: the run context in Google Benchmark's JSON, the measured
+// single-core GEMM peak that "% of peak" counters refer to, and parbench's own --name=N flags.
+#pragma once
+
+#include <string_view>
+
+#include <benchmark/benchmark.h>
+
+namespace parbench::bench {
+
+// The run context (core/context.h) plus HDF5 and the BLAS in use, as custom context entries.
+void add_run_context();
+
+// The best of `reps` single-thread 2048^3 sgemm calls through the cpu backend after one warm-up,
+// in GFLOP/s; recorded as context "gemm_peak_gflops_1core".
+double measure_gemm_peak_1core(int reps);
+
+// Removes --name=<integer> from argv before Google Benchmark parses it; returns the value or
+// `fallback`.
+long long take_int_flag(int& argc, char** argv, std::string_view name, long long fallback);
+
+// gflops: a rate over real time (benchmarks use UseRealTime: BLAS and the LSTM directions run on
+// more than the calling thread). pct_peak: that rate in % of `peak_gflops`, over the timed loop's
+// wall time `seconds` (a plain number, so it does not print as "per second").
+void set_flop_counters(benchmark::State& state, double flops_per_iteration, double seconds, double peak_gflops);
+
+}  // namespace parbench::bench
