@@ -5,8 +5,6 @@
 //   bench_kernels [--peak_reps=N] [google benchmark flags]
 #include <benchmark/benchmark.h>
 
-#include "bench/common.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "bench/common.h"
 #include "core/context.h"
 #include "core/rng.h"
 #include "kernels/backend.h"

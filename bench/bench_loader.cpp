@@ -5,8 +5,6 @@
 //   bench_loader [--samples N] [--batch B] [google benchmark flags]
 #include <benchmark/benchmark.h>
 
-#include "bench/common.h"
-
 #include <unistd.h>
 
 #include <cstdlib>
@@ -15,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "core/context.h"
+#include "bench/common.h"
 #include "data/h5.h"
 #include "data/loader.h"
 #include "data/synth.h"
