@@ -26,7 +26,7 @@
 #include "kernels/buffer.h"
 #include "kernels/cpu/blas.h"
 #include "models/model.h"
-#include "strategies/optimizer.h"
+#include "models/optimizer.h"
 #include "strategies/strategy.h"
 
 namespace {
@@ -284,7 +284,7 @@ void BM_StepBreakdown(benchmark::State& state, const std::string& workload, int 
   const auto model = models::make_model(workload, backend, options.model);
   model->initialize(options.seed);
   model->allocate(batch);
-  strategies::Optimizer optimizer(backend, options.optimizer, model->parameter_count());
+  models::Optimizer optimizer(backend, options.optimizer, model->parameter_count());
   const SyntheticBatch data(*model, batch);
   const models::BatchView view = data.view();
 
@@ -295,10 +295,9 @@ void BM_StepBreakdown(benchmark::State& state, const std::string& workload, int 
     const double loss = model->forward(pass, view, options.loss);
     model->backward(pass, view, options.loss, 1.0f / static_cast<float>(batch), {});
     float* grads = model->gradient_data();
-    const double norm = std::sqrt(backend.sum_squares(grads, model->parameter_count()));
-    const float factor = strategies::clip_factor(options.optimizer.clip, norm);
-    if (factor < 1.0f) backend.scale(grads, factor, model->parameter_count());
-    optimizer.step(model->parameter_data(), grads, step + 1, strategies::learning_rate(options.optimizer, step));
+    const double norm = optimizer.norm(grads, model->parameter_count());
+    optimizer.clip(grads, model->parameter_count(), norm);
+    optimizer.step(model->parameter_data(), grads, step + 1, models::learning_rate(options.optimizer, step));
     ++step;
     return std::isfinite(loss) && std::isfinite(norm);
   };

@@ -29,7 +29,7 @@ class Serial final : public Strategy {
 
   std::string name() const override { return "serial"; }
   models::Model& model() override { return *model_; }
-  Optimizer& optimizer() override { return optimizer_; }
+  models::Optimizer& optimizer() override { return optimizer_; }
   kernels::Backend& backend() override { return *backend_; }
 
   StepResult step(const models::BatchView& batch, int rows, std::int64_t step) override {
@@ -50,11 +50,10 @@ class Serial final : public Strategy {
     const auto update = Clock::now();
     float* grads = model_->gradient_data();
     const std::size_t count = model_->parameter_count();
-    result.grad_norm = std::sqrt(backend_->sum_squares(grads, count));
+    result.grad_norm = optimizer_.norm(grads, count);
     if (!std::isfinite(result.grad_norm)) raise("gradient norm is {} at step {}", result.grad_norm, step);
-    const float factor = clip_factor(options_.optimizer.clip, result.grad_norm);
-    if (factor < 1.0f) backend_->scale(grads, factor, count);
-    result.lr = learning_rate(options_.optimizer, step);
+    optimizer_.clip(grads, count, result.grad_norm);
+    result.lr = models::learning_rate(options_.optimizer, step);
     optimizer_.step(model_->parameter_data(), grads, step + 1, result.lr);
     backend_->synchronize();
     result.times.optimizer = seconds_since(update);
@@ -76,7 +75,7 @@ class Serial final : public Strategy {
   StrategyOptions options_;
   std::unique_ptr<kernels::Backend> backend_;
   std::unique_ptr<models::Model> model_;
-  Optimizer optimizer_;
+  models::Optimizer optimizer_;
 };
 
 }  // namespace

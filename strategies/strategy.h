@@ -10,7 +10,7 @@
 
 #include "data/loader.h"
 #include "models/model.h"
-#include "strategies/optimizer.h"
+#include "models/optimizer.h"
 
 namespace parbench::strategies {
 
@@ -40,7 +40,7 @@ struct StrategyOptions {
   std::string backend = "cpu";
   int threads = 1;  // intra-op threads per worker
   int workers = 1;
-  OptimizerConfig optimizer;
+  models::OptimizerConfig optimizer;
   models::LossConfig loss;
   std::uint64_t seed = 0;  // parameter initialisation and dropout masks
   int max_batch = 32;      // global batch
@@ -54,7 +54,7 @@ class Strategy {
   virtual StepResult step(const models::BatchView& batch, int rows, std::int64_t step) = 0;
   // The replica that holds the current parameters (rank 0's): evaluation and checkpoints.
   virtual models::Model& model() = 0;
-  virtual Optimizer& optimizer() = 0;
+  virtual models::Optimizer& optimizer() = 0;
   virtual kernels::Backend& backend() = 0;
   virtual MemoryReport memory(int batch) const = 0;
 };

@@ -43,20 +43,20 @@ TEST(TrainMetrics, ClassificationMetrics) {
 }
 
 TEST(TrainMetrics, WarmupCosineSchedule) {
-  strategies::OptimizerConfig c;
+  models::OptimizerConfig c;
   c.lr = 1e-3f;
   c.warmup_steps = 4;
   c.total_steps = 14;
-  EXPECT_FLOAT_EQ(strategies::learning_rate(c, 0), 0.25e-3f);
-  EXPECT_FLOAT_EQ(strategies::learning_rate(c, 3), 1e-3f);
-  EXPECT_FLOAT_EQ(strategies::learning_rate(c, 4), 1e-3f);
-  EXPECT_NEAR(strategies::learning_rate(c, 9), 0.5e-3 + 0.5e-7, 1e-9);
-  EXPECT_FLOAT_EQ(strategies::learning_rate(c, 14), 1e-7f);
+  EXPECT_FLOAT_EQ(models::learning_rate(c, 0), 0.25e-3f);
+  EXPECT_FLOAT_EQ(models::learning_rate(c, 3), 1e-3f);
+  EXPECT_FLOAT_EQ(models::learning_rate(c, 4), 1e-3f);
+  EXPECT_NEAR(models::learning_rate(c, 9), 0.5e-3 + 0.5e-7, 1e-9);
+  EXPECT_FLOAT_EQ(models::learning_rate(c, 14), 1e-7f);
   c.schedule = "constant";
-  EXPECT_FLOAT_EQ(strategies::learning_rate(c, 9), 1e-3f);
-  EXPECT_FLOAT_EQ(strategies::clip_factor(1.0f, 4.0), static_cast<float>(1.0 / (4.0 + 1e-6)));
-  EXPECT_FLOAT_EQ(strategies::clip_factor(1.0f, 0.5), 1.0f);
-  EXPECT_FLOAT_EQ(strategies::clip_factor(0.0f, 9.0), 1.0f);
+  EXPECT_FLOAT_EQ(models::learning_rate(c, 9), 1e-3f);
+  EXPECT_FLOAT_EQ(models::clip_factor(1.0f, 4.0), static_cast<float>(1.0 / (4.0 + 1e-6)));
+  EXPECT_FLOAT_EQ(models::clip_factor(1.0f, 0.5), 1.0f);
+  EXPECT_FLOAT_EQ(models::clip_factor(0.0f, 9.0), 1.0f);
 }
 
 TEST(Train, ViolenceConvergesWhereThePriorCannot) {

@@ -1,6 +1,7 @@
 // The optimizer side of a step, shared by every strategy: learning-rate schedule, global-norm
 // gradient clipping, and Adam/SGD over a range of the flat parameter buffer (a ZeRO rank updates
-// only its shard, hence ranges).
+// only its shard, hence ranges). It lives with the models because it calls Backend ops; the
+// strategies decide who runs it on which range.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +10,7 @@
 #include "kernels/backend.h"
 #include "kernels/buffer.h"
 
-namespace parbench::strategies {
+namespace parbench::models {
 
 struct OptimizerConfig {
   std::string kind = "adam";               // adam | sgd
@@ -35,6 +36,10 @@ class Optimizer {
   // Updates `count` parameters (a range of the flat buffer); Adam keeps m and v for them.
   Optimizer(kernels::Backend& backend, OptimizerConfig config, std::size_t count);
   const OptimizerConfig& config() const { return config_; }
+  // Global L2 norm of grads (n): the square root of a sum accumulated in double on the device.
+  double norm(const float* grads, std::size_t n) const;
+  // Scales grads (n) by clip_factor(config().clip, norm); returns the factor applied.
+  float clip(float* grads, std::size_t n, double norm);
   // One update of params (count) from grads (count); `step` counts optimizer steps from 1.
   void step(float* params, const float* grads, std::int64_t step, float lr);
   float* m() { return m_.data(); }  // (count), empty for SGD
@@ -48,4 +53,4 @@ class Optimizer {
   kernels::Buffer m_, v_;
 };
 
-}  // namespace parbench::strategies
+}  // namespace parbench::models

@@ -1,12 +1,12 @@
 // Schedule, clipping and the optimizer state.
-#include "strategies/optimizer.h"
+#include "models/optimizer.h"
 
 #include <cmath>
 #include <numbers>
 
 #include "core/error.h"
 
-namespace parbench::strategies {
+namespace parbench::models {
 
 float learning_rate(const OptimizerConfig& config, std::int64_t step) {
   if (config.schedule == "constant") return config.lr;
@@ -41,6 +41,14 @@ Optimizer::Optimizer(kernels::Backend& backend, OptimizerConfig config, std::siz
   }
 }
 
+double Optimizer::norm(const float* grads, std::size_t n) const { return std::sqrt(backend_.sum_squares(grads, n)); }
+
+float Optimizer::clip(float* grads, std::size_t n, double norm) {
+  const float factor = clip_factor(config_.clip, norm);
+  if (factor < 1.0f) backend_.scale(grads, factor, n);
+  return factor;
+}
+
 void Optimizer::step(float* params, const float* grads, std::int64_t step, float lr) {
   if (config_.kind == "adam") {
     backend_.adam_step(params, m_.data(), v_.data(), grads, count_, lr, config_.beta1, config_.beta2, config_.eps, step);
@@ -49,4 +57,4 @@ void Optimizer::step(float* params, const float* grads, std::int64_t step, float
   }
 }
 
-}  // namespace parbench::strategies
+}  // namespace parbench::models
