@@ -75,6 +75,7 @@ void add_train_command(CLI::App& app) {
   train->add_option("--resume", args->resume, "Resume from a checkpoint");
   train->add_option("--metrics", args->metrics, "Write parbench.train/1 JSON here");
   train->add_flag("--quiet", o.quiet, "No progress lines");
+  train->add_flag("--force", o.force, "Replace existing --metrics and --checkpoint files");
   train->callback([args] { run_train(*args); });
 }
 

@@ -187,7 +187,14 @@ TrainResult train(const TrainOptions& options) {
   const auto [train_split, val_split] = find_splits(options);
   const std::string& workload = options.strategy.workload;
   if (options.batch < 1) raise("--batch must be at least 1 (got {})", options.batch);
-  if (!options.metrics.empty()) OutputFile check(options.metrics, true);  // folder exists, not a folder
+  // Outputs are checked before any work: their folders exist, and an existing file is replaced
+  // only with --force (a checkpoint that is also the --resume file is continued, not replaced).
+  if (!options.metrics.empty()) OutputFile check(options.metrics, options.force);
+  if (!options.checkpoint.empty()) {
+    std::error_code ec;
+    const bool continuing = !options.resume.empty() && std::filesystem::equivalent(options.checkpoint, options.resume, ec);
+    OutputFile check(options.checkpoint, options.force || continuing);
+  }
   data::Loader train_loader(train_split.file, {.group = train_split.group,
                                                .workload = workload,
                                                .batch = options.batch,

@@ -30,6 +30,7 @@ struct TrainOptions {
   std::filesystem::path resume;      // continue from this checkpoint
   std::filesystem::path metrics;     // parbench.train/1 JSON
   bool quiet = false;                // no progress lines
+  bool force = false;                // replace existing --metrics / --checkpoint files
 };
 
 struct EvalResult {

@@ -113,6 +113,12 @@ TEST(Train, ResumeContinuesBitwise) {
   o.resume = dir / "half.h5";
   o.checkpoint = dir / "resumed.h5";
   strategies::train(o);
+  // An existing output is refused before training unless forced or continued.
+  EXPECT_THROW(strategies::train(o), parbench::Error);
+  o.checkpoint = dir / "half.h5";
+  o.steps = 9;
+  strategies::train(o);
+  EXPECT_EQ(data::load_checkpoint(dir / "half.h5", "violence").step, 9);
   const auto straight = params_of(dir / "straight.h5"), resumed = params_of(dir / "resumed.h5");
   ASSERT_EQ(straight.size(), resumed.size());
   EXPECT_TRUE(std::equal(straight.begin(), straight.end(), resumed.begin())) << "resumed run diverged";
@@ -155,6 +161,7 @@ TEST(Train, BadInputs) {
   std::filesystem::copy_file(dir / "good.h5", dir / "cut.h5");
   std::filesystem::resize_file(dir / "cut.h5", std::filesystem::file_size(dir / "good.h5") / 2);
   o.resume = dir / "cut.h5";
+  o.checkpoint.clear();
   m = train_error(o);
   EXPECT_NE(m.find("cut.h5"), std::string::npos) << m;
 }
