@@ -1,5 +1,5 @@
 // Synthetic data generator. Violence: post-ReLU "fc2-like" features (sparse, non-negative) with a
-// class-dependent oscillation in a 64-dimensional subspace: slow drift for non-violent clips, fast
+// class-dependent oscillation in a 256-dimensional subspace: slow drift for non-violent clips, fast
 // and stronger motion for violent ones. Shoplifting: visual features carrying an action prototype
 // and an anomaly direction, and 17-keypoint pose tracks whose arms move faster and wider in
 // anomalous clips. Only the temporal pattern and prototypes carry the label; the rest is noise.
@@ -24,7 +24,7 @@ namespace {
 enum Stream : std::uint64_t { kLabel = 1, kPhase, kAmplitude, kSignalDim, kSignalSign, kBase, kPrototype, kAction,
                               kShift, kNoise = 1000 };
 
-constexpr std::int64_t kSignalDims = 64;
+constexpr std::int64_t kSignalDims = 256;
 constexpr std::int64_t kVisualDim = 2048;
 constexpr std::int64_t kPoseDim = 34;
 constexpr std::int64_t kActionClasses = 13;  // crimes; class 13 is Normal
