@@ -1,8 +1,15 @@
-// The CPU backend: host memory aligned for AVX-512, a synchronous "stream", GEMM through CBLAS
-// (blas.cpp), everything else hand-written (lstm.cpp, ops.cpp). This class only forwards.
+// The CPU backend: host memory aligned for AVX-512, a synchronous "stream", GEMM through oneDNN
+// (blas.cpp), everything else hand-written (lstm.cpp, ops.cpp). This class forwards, and with
+// more than one intra-op thread splits the elementwise ops (Adam, dropout, ...) into one fixed
+// chunk per thread on a oneTBB arena of that size.
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
+#include <vector>
+
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include <fmt/format.h>
 
@@ -48,6 +55,7 @@ class CpuBackend final : public Backend {
   void set_threads(int threads) override {
     threads_ = threads < 1 ? 1 : threads;
     cpu::set_blas_threads(threads_);
+    arena_ = threads_ > 1 ? std::make_unique<tbb::task_arena>(threads_) : nullptr;
   }
   int threads() const override { return threads_; }
 
@@ -57,14 +65,36 @@ class CpuBackend final : public Backend {
   }
   void add_bias(float* y, const float* bias, int m, int n) override { cpu::add_bias(y, bias, m, n); }
   void bias_backward(float* dbias, const float* dy, int m, int n) override { cpu::bias_backward(dbias, dy, m, n); }
-  void fill(float* x, float value, std::size_t n) override { cpu::fill(x, value, n); }
-  void scale(float* x, float alpha, std::size_t n) override { cpu::scale(x, alpha, n); }
-  void axpy(float* y, float alpha, const float* x, std::size_t n) override { cpu::axpy(y, alpha, x, n); }
-  double sum_squares(const float* x, std::size_t n) override { return cpu::sum_squares(x, n); }
+  void fill(float* x, float value, std::size_t n) override {
+    split(n, [&](std::size_t b, std::size_t e) { cpu::fill(x + b, value, e - b); });
+  }
+  void scale(float* x, float alpha, std::size_t n) override {
+    split(n, [&](std::size_t b, std::size_t e) { cpu::scale(x + b, alpha, e - b); });
+  }
+  void axpy(float* y, float alpha, const float* x, std::size_t n) override {
+    split(n, [&](std::size_t b, std::size_t e) { cpu::axpy(y + b, alpha, x + b, e - b); });
+  }
+  double sum_squares(const float* x, std::size_t n) override {
+    if (!arena_ || n < kSplitMin) return cpu::sum_squares(x, n);
+    // Partial sums per fixed chunk, added in chunk order: the same bits for the same thread count.
+    const auto parts = static_cast<std::size_t>(threads_);
+    std::vector<double> partial(parts, 0.0);
+    arena_->execute([&] {
+      tbb::parallel_for(std::size_t{0}, parts, [&](std::size_t part) {
+        const std::size_t begin = n * part / parts, end = n * (part + 1) / parts;
+        partial[part] = cpu::sum_squares(x + begin, end - begin);
+      });
+    });
+    double total = 0;
+    for (const double p : partial) total += p;
+    return total;
+  }
 
-  void relu_forward(float* y, const float* x, std::size_t n) override { cpu::relu_forward(y, x, n); }
+  void relu_forward(float* y, const float* x, std::size_t n) override {
+    split(n, [&](std::size_t b, std::size_t e) { cpu::relu_forward(y + b, x + b, e - b); });
+  }
   void relu_backward(float* dx, const float* dy, const float* y, std::size_t n) override {
-    cpu::relu_backward(dx, dy, y, n);
+    split(n, [&](std::size_t b, std::size_t e) { cpu::relu_backward(dx + b, dy + b, y + b, e - b); });
   }
   void tanh_forward(float* y, const float* x, std::size_t n) override { cpu::tanh_forward(y, x, n); }
   void tanh_backward(float* dx, const float* dy, const float* y, std::size_t n) override {
@@ -114,13 +144,20 @@ class CpuBackend final : public Backend {
     cpu::batchnorm_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, m, c);
   }
 
+  // Split by samples: masks are keyed by the global sample index, so any split draws the same.
   void dropout_forward(float* y, const float* x, int samples, int per_sample, std::int64_t first_sample,
                        std::uint64_t seed, std::uint64_t stream, float p) override {
-    cpu::dropout_forward(y, x, samples, per_sample, first_sample, seed, stream, p);
+    split_rows(samples, per_sample, [&](int b, int e) {
+      const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(b) * per_sample;
+      cpu::dropout_forward(y + offset, x + offset, e - b, per_sample, first_sample + b, seed, stream, p);
+    });
   }
   void dropout_backward(float* dx, const float* dy, int samples, int per_sample, std::int64_t first_sample,
                         std::uint64_t seed, std::uint64_t stream, float p) override {
-    cpu::dropout_backward(dx, dy, samples, per_sample, first_sample, seed, stream, p);
+    split_rows(samples, per_sample, [&](int b, int e) {
+      const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(b) * per_sample;
+      cpu::dropout_backward(dx + offset, dy + offset, e - b, per_sample, first_sample + b, seed, stream, p);
+    });
   }
 
   void softmax_forward(float* probs, const float* logits, int batch, int classes) override {
@@ -137,14 +174,43 @@ class CpuBackend final : public Backend {
 
   void adam_step(float* param, float* m, float* v, const float* grad, std::size_t n, float lr, float beta1,
                  float beta2, float eps, std::int64_t step) override {
-    cpu::adam_step(param, m, v, grad, n, lr, beta1, beta2, eps, step);
+    split(n, [&](std::size_t b, std::size_t e) {
+      cpu::adam_step(param + b, m + b, v + b, grad + b, e - b, lr, beta1, beta2, eps, step);
+    });
   }
   void sgd_step(float* param, const float* grad, std::size_t n, float lr) override {
-    cpu::sgd_step(param, grad, n, lr);
+    split(n, [&](std::size_t b, std::size_t e) { cpu::sgd_step(param + b, grad + b, e - b, lr); });
   }
 
  private:
+  // Below this many elements a split costs more than it saves (a task wake-up is a few us).
+  static constexpr std::size_t kSplitMin = 1 << 15;
+
+  // f(begin, end) over one fixed chunk per thread, or over everything on one thread.
+  template <class F>
+  void split(std::size_t n, const F& f) {
+    if (!arena_ || n < kSplitMin) {
+      if (n) f(0, n);
+      return;
+    }
+    const auto parts = static_cast<std::size_t>(threads_);
+    arena_->execute([&] {
+      tbb::parallel_for(std::size_t{0}, parts, [&](std::size_t part) { f(n * part / parts, n * (part + 1) / parts); });
+    });
+  }
+  template <class F>
+  void split_rows(int rows, int per_row, const F& f) {
+    if (!arena_ || static_cast<std::size_t>(rows) * per_row < kSplitMin || rows < threads_) {
+      f(0, rows);
+      return;
+    }
+    arena_->execute([&] {
+      tbb::parallel_for(0, threads_, [&](int part) { f(rows * part / threads_, rows * (part + 1) / threads_); });
+    });
+  }
+
   int threads_ = 1;
+  std::unique_ptr<tbb::task_arena> arena_;
 };
 
 }  // namespace
