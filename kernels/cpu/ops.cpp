@@ -95,7 +95,7 @@ void relu_backward(float* dx, const float* dy, const float* y, std::size_t n) {
 }
 
 void tanh_forward(float* y, const float* x, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = tanhf(x[i]);
+  for (std::size_t i = 0; i < n; ++i) y[i] = tanh_approx(x[i]);
 }
 
 void tanh_backward(float* dx, const float* dy, const float* y, std::size_t n) {
@@ -125,7 +125,7 @@ void attention_forward(float* context, float* alpha, float* u, const float* h, c
   sgemm(u, attention, h, features, w, features, rows, attention, features, Trans::no, Trans::yes, 1.0f, 0.0f);
   for (int r = 0; r < rows; ++r) {
     float* u_row = u + static_cast<std::size_t>(r) * attention;  // (A)
-    for (int a = 0; a < attention; ++a) u_row[a] = tanhf(u_row[a] + b[a]);
+    for (int a = 0; a < attention; ++a) u_row[a] = tanh_approx(u_row[a] + b[a]);
     alpha[r] = static_cast<float>(dot(u_row, v, attention));  // s (B*T), softmaxed below
   }
   for (int s = 0; s < shape.batch; ++s) {
