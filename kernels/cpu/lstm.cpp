@@ -155,9 +155,10 @@ void forward_direction(int d, float* y, float* reserve, const float* w_hh, const
 //   dh = dy + dh_rec;  dc += dh o (1 - tanh^2(c))
 //   dz_i = dc g i (1 - i), dz_f = dc c_prev f (1 - f), dz_g = dc i (1 - g^2), dz_o = dh tanh(c) o (1 - o)
 // and dc f flows on to the previous step. kFirst: the direction's first step, where c_prev = 0
-// (a compile-time branch, so the loop stays free of control flow and vectorizes).
+// (a compile-time branch, so the loop stays free of control flow and vectorizes; cloned for
+// AVX-512 and AVX2 like cell_forward).
 template <bool kFirst>
-void cell_backward(float* __restrict dz, float* __restrict dc, const float* __restrict dh_rec,
+__attribute__((target_clones("avx512f", "avx2", "default"))) void cell_backward(float* __restrict dz, float* __restrict dc, const float* __restrict dh_rec,
                    const float* __restrict dy, const float* __restrict act, const float* __restrict c_prev,
                    const float* __restrict tanh_c, std::size_t H) {
   // dz (4H) out; dc (H) in and out; dh_rec, dy, c_prev (unused if kFirst), tanh_c (H); act (4H) = i, f, g, o.
