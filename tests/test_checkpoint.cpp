@@ -21,16 +21,8 @@ namespace {
 using namespace parbench;
 using data::Checkpoint;
 using data::NamedTensor;
+using parbench::test::error_of;
 using parbench::test::TempDir;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const parbench::Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
 
 // `text` must contain every one of `parts`.
 void expect_contains(const std::string& text, std::initializer_list<std::string_view> parts) {

@@ -17,16 +17,8 @@
 namespace {
 
 using namespace parbench;
+using parbench::test::error_of;
 using parbench::test::TempDir;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const parbench::Error& error) {
-    return error.what();
-  }
-  return "(no error)";
-}
 
 // Open HDF5 objects of every kind: the same before and after an operation means nothing leaked.
 std::vector<ssize_t> open_ids() {

@@ -9,8 +9,11 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
+
+#include "core/error.h"
 
 namespace parbench::test {
 
@@ -42,6 +45,16 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The message of the parbench::Error that f throws, or "(no error)".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const parbench::Error& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
 
 struct CommandResult {
   int status = -1;     // exit status
