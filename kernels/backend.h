@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,6 +22,11 @@
 namespace parbench::kernels {
 
 enum class Trans : bool { no = false, yes = true };
+
+// Sums `values` (n, device memory) element-wise over the replicas that each hold a shard of one
+// batch, in place (an all-reduce). Synchronised BatchNorm calls it between its passes so that
+// every replica normalises with the statistics of the whole batch.
+using ReplicaSum = std::function<void(float* values, std::size_t n)>;
 enum class Precision { fp32, bf16, fp16 };
 
 struct LstmShape {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,11 @@ struct TensorSpec {
   std::int64_t count() const;
 };
 
+// Around each parameter-owning layer's forward and backward, so that a sharded strategy (ZeRO-3,
+// FSDP FULL_SHARD) can gather the layer's parameters just before and release them just after.
+enum class UnitEvent { before_forward, after_forward, before_backward, after_backward };
+using UnitHook = std::function<void(std::size_t span, UnitEvent event)>;
+
 // What one forward/backward call needs besides tensors.
 struct Pass {
   Backend& backend;
@@ -38,6 +44,10 @@ struct Pass {
   std::uint64_t seed = 0;         // dropout: masks keyed by (seed, step, layer, global sample, element)
   std::uint64_t step = 0;
   std::int64_t first_sample = 0;  // global index of row 0 of this batch
+  // Set when this batch is one replica's shard of a larger batch and BatchNorm must use the
+  // statistics of the whole batch (--sync-bn); nullptr: statistics of this batch.
+  const kernels::ReplicaSum* sync = nullptr;
+  const UnitHook* units = nullptr;  // nullptr: parameters stay where they are bound
 };
 
 struct LayerCost {
@@ -62,6 +72,7 @@ class Layer {
     gradients_ = gradients;
     buffers_ = buffers;
   }
+  void bind_parameters(float* parameters) { parameters_ = parameters; }
   // Allocates what the layer keeps between forward and backward for up to `max_batch` rows.
   virtual void allocate(Backend&, int /*max_batch*/) {}
 

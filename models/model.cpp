@@ -23,6 +23,17 @@ std::uint64_t name_key(std::string_view name) {
 
 }  // namespace
 
+BatchView BatchView::rows_from(int begin) const {
+  BatchView view = *this;
+  for (auto& [name, pointer] : view.inputs) {
+    const auto size = sample_floats.find(name);
+    PB_CHECK(size != sample_floats.end(), "batch input {} has no row size", name);
+    pointer += static_cast<std::ptrdiff_t>(begin) * size->second;
+  }
+  for (auto& [name, pointer] : view.targets) pointer += begin;
+  return view;
+}
+
 std::size_t Model::add(std::unique_ptr<Layer> layer, bool reads_model_input) {
   layers_.push_back(std::move(layer));
   reads_model_input_.push_back(reads_model_input);
@@ -64,6 +75,18 @@ void Model::finalize() {
   initialize(0);
 }
 
+void Model::share_parameters(float* values) {
+  for (std::size_t s = 0; s < spans_.size(); ++s) bind_span(s, values + spans_[s].offset);
+  shared_parameters_ = values;
+  parameter_values_ = Buffer();
+}
+
+void Model::bind_span(std::size_t span, float* values) {
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (span_of_layer_[i] == span) layers_[i]->bind_parameters(values);
+  }
+}
+
 void Model::initialize(std::uint64_t seed) {
   auto fill = [&](const std::vector<Parameter>& tensors, float* device) {
     for (const auto& tensor : tensors) {
@@ -80,7 +103,7 @@ void Model::initialize(std::uint64_t seed) {
       backend_.upload(device + tensor.offset, values.data(), values.size());
     }
   };
-  fill(parameters_, parameter_values_.data());
+  fill(parameters_, parameter_data());
   fill(buffers_, buffer_values_.data());
 }
 
@@ -105,7 +128,10 @@ const float* Model::forward_chain(const Pass& pass, std::size_t first, std::size
            max_batch_);
   const float* x = input;
   for (std::size_t i = first; i <= last; ++i) {
+    const std::size_t span = span_of_layer_[i];
+    if (pass.units && span != std::size_t(-1)) (*pass.units)(span, UnitEvent::before_forward);
     layers_[i]->forward(pass, outputs_[i].data(), x);
+    if (pass.units && span != std::size_t(-1)) (*pass.units)(span, UnitEvent::after_forward);
     x = outputs_[i].data();
   }
   return x;
@@ -121,8 +147,11 @@ void Model::backward_chain(const Pass& pass, std::size_t first, std::size_t last
   for (std::size_t i = last + 1; i-- > first;) {
     const float* x = i == first ? input : outputs_[i - 1].data();
     float* dx = i == first ? dinput : output_gradients_[i - 1].data();
+    const std::size_t span = span_of_layer_[i];
+    if (pass.units && span != std::size_t(-1)) (*pass.units)(span, UnitEvent::before_backward);
     layers_[i]->backward(pass, dx, output_gradients_[i].data(), x, outputs_[i].data());
-    if (span_of_layer_[i] != std::size_t(-1) && ready) ready(span_of_layer_[i]);
+    if (pass.units && span != std::size_t(-1)) (*pass.units)(span, UnitEvent::after_backward);
+    if (span != std::size_t(-1) && ready) ready(span);
   }
 }
 

@@ -35,6 +35,10 @@ struct LayerSpan {
 struct BatchView {
   std::map<std::string, const float*> inputs;          // e.g. "features" (B, T, D)
   std::map<std::string, const std::int32_t*> targets;  // e.g. "labels" (B)
+  std::map<std::string, std::int64_t> sample_floats;   // per input: floats per row (T * D)
+
+  // Rows [begin, ...) of this batch: every pointer advanced by `begin` rows.
+  BatchView rows_from(int begin) const;
 };
 
 // One classification head: its logits' class count, the dataset holding its targets, its weight
@@ -67,15 +71,22 @@ class Model {
 
   virtual std::string workload() const = 0;
   virtual std::vector<Head> heads() const = 0;
+  Backend& backend() const { return backend_; }
 
   const std::vector<Parameter>& parameters() const { return parameters_; }
   const std::vector<Parameter>& buffers() const { return buffers_; }  // BatchNorm running statistics
   const std::vector<LayerSpan>& spans() const { return spans_; }
   std::size_t parameter_count() const { return parameter_values_.size(); }
-  float* parameter_data() { return parameter_values_.data(); }
+  float* parameter_data() { return shared_parameters_ ? shared_parameters_ : parameter_values_.data(); }
   float* gradient_data() { return gradients_.data(); }
   float* buffer_data() { return buffer_values_.data(); }
   std::size_t buffer_count() const { return buffer_values_.size(); }
+
+  // Binds every layer to `values` (parameter_count() floats, same layout) owned by someone else
+  // (replicas sharing one copy of the parameters) and frees this model's own copy.
+  void share_parameters(float* values);
+  // Binds the layer of `span` to `values` (its span's count floats), e.g. a gathered ZeRO-3 unit.
+  void bind_span(std::size_t span, float* values);
 
   // PyTorch's default initialisation, drawn from a counter-based generator keyed by (seed, name).
   void initialize(std::uint64_t seed);
@@ -144,6 +155,7 @@ class Model {
   std::vector<Buffer> outputs_, output_gradients_;      // per layer: (max_batch, output_size)
   mutable std::map<std::string, Buffer> class_weights_;  // per head, on the device
   int max_batch_ = 0;
+  float* shared_parameters_ = nullptr;
 };
 
 // Shapes come from the dataset; 0 selects the workload's default (violence T = 20, D = 4096;

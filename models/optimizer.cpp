@@ -41,7 +41,9 @@ Optimizer::Optimizer(kernels::Backend& backend, OptimizerConfig config, std::siz
   }
 }
 
-double Optimizer::norm(const float* grads, std::size_t n) const { return std::sqrt(backend_.sum_squares(grads, n)); }
+double Optimizer::norm(const float* grads, std::size_t n) const { return std::sqrt(squared_norm(grads, n)); }
+
+double Optimizer::squared_norm(const float* grads, std::size_t n) const { return backend_.sum_squares(grads, n); }
 
 float Optimizer::clip(float* grads, std::size_t n, double norm) {
   const float factor = clip_factor(config_.clip, norm);

@@ -38,6 +38,8 @@ class Optimizer {
   const OptimizerConfig& config() const { return config_; }
   // Global L2 norm of grads (n): the square root of a sum accumulated in double on the device.
   double norm(const float* grads, std::size_t n) const;
+  // Its square: what ranks holding a part of the gradients each compute and then add up.
+  double squared_norm(const float* grads, std::size_t n) const;
   // Scales grads (n) by clip_factor(config().clip, norm); returns the factor applied.
   float clip(float* grads, std::size_t n, double norm);
   // One update of params (count) from grads (count); `step` counts optimizer steps from 1.

@@ -40,7 +40,12 @@ std::unique_ptr<Strategy> make_strategy(const std::string& name, const StrategyO
 
 models::BatchView view_of(const data::Batch& batch) {
   models::BatchView view;
-  for (const auto& [name, tensor] : batch.inputs) view.inputs[name] = tensor.values.data();
+  for (const auto& [name, tensor] : batch.inputs) {
+    view.inputs[name] = tensor.values.data();
+    std::int64_t floats = 1;
+    for (std::size_t i = 1; i < tensor.shape.size(); ++i) floats *= tensor.shape[i];
+    view.sample_floats[name] = floats;
+  }
   for (const auto& [name, labels] : batch.targets) view.targets[name] = labels.data();
   return view;
 }

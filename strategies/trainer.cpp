@@ -59,18 +59,23 @@ std::vector<float> download(kernels::Backend& backend, const float* device, std:
   return host;
 }
 
-std::vector<data::NamedTensor> tensors_of(kernels::Backend& backend, const std::vector<models::Parameter>& tensors,
-                                          const float* base) {
+// The named tensors of a flat host array (checkpoint layout).
+std::vector<data::NamedTensor> tensors_of(const std::vector<models::Parameter>& tensors, const std::vector<float>& flat) {
   std::vector<data::NamedTensor> out;
-  for (const auto& t : tensors) out.push_back({t.name, t.shape, download(backend, base + t.offset, t.count)});
+  for (const auto& t : tensors) {
+    const auto begin = flat.begin() + static_cast<std::ptrdiff_t>(t.offset);
+    out.push_back({t.name, t.shape, std::vector<float>(begin, begin + static_cast<std::ptrdiff_t>(t.count))});
+  }
   return out;
 }
 
-// Copies checkpoint tensors into a flat device buffer by name; names and shapes must match.
-void restore(kernels::Backend& backend, const std::vector<models::Parameter>& tensors, float* base,
-             const std::vector<data::NamedTensor>& saved, const std::string& what, const std::filesystem::path& path) {
+// Checkpoint tensors into a flat host array by name; names and shapes must match the model's.
+std::vector<float> flatten(const std::vector<models::Parameter>& tensors, std::size_t count,
+                           const std::vector<data::NamedTensor>& saved, const std::string& what,
+                           const std::filesystem::path& path) {
   std::map<std::string, const data::NamedTensor*> by_name;
   for (const auto& t : saved) by_name[t.name] = &t;
+  std::vector<float> flat(count);
   for (const auto& t : tensors) {
     const auto it = by_name.find(t.name);
     if (it == by_name.end()) raise("{}: checkpoint has no {} {}", path.string(), what, t.name);
@@ -78,13 +83,14 @@ void restore(kernels::Backend& backend, const std::vector<models::Parameter>& te
       raise("{}: {} {} has shape {}, the model needs {}", path.string(), what, t.name,
             data::shape_text(it->second->shape), data::shape_text(t.shape));
     }
-    backend.upload(base + t.offset, it->second->values.data(), t.count);
+    std::copy(it->second->values.begin(), it->second->values.end(), flat.begin() + static_cast<std::ptrdiff_t>(t.offset));
   }
+  return flat;
 }
 
 std::vector<EvalResult> evaluate(Strategy& strategy, data::Loader& loader, const models::LossConfig& loss,
                                  std::uint64_t seed) {
-  models::Model& model = strategy.model();
+  models::Model& model = strategy.evaluation_model();
   kernels::Backend& backend = strategy.backend();
   const auto heads = model.heads();
   std::vector<std::vector<std::int32_t>> truth(heads.size()), predicted(heads.size());
@@ -242,16 +248,18 @@ TrainResult train(const TrainOptions& options) {
   std::int64_t step = 0, epoch = 0, first_batch = 0;
   if (!options.resume.empty()) {
     const data::Checkpoint saved = data::load_checkpoint(options.resume, workload);
-    restore(backend, model.parameters(), model.parameter_data(), saved.params, "parameter", options.resume);
-    restore(backend, model.buffers(), model.buffer_data(), saved.buffers, "buffer", options.resume);
     if (saved.optimizer != strategy_options.optimizer.kind) {
       raise("{}: checkpoint optimizer is {}, this run uses {}", options.resume.string(), saved.optimizer,
             strategy_options.optimizer.kind);
     }
+    FullState state;
+    state.parameters = flatten(model.parameters(), model.parameter_count(), saved.params, "parameter", options.resume);
+    state.buffers = flatten(model.buffers(), model.buffer_count(), saved.buffers, "buffer", options.resume);
     if (saved.optimizer == "adam") {
-      restore(backend, model.parameters(), strategy->optimizer().m(), saved.adam_m, "Adam m of", options.resume);
-      restore(backend, model.parameters(), strategy->optimizer().v(), saved.adam_v, "Adam v of", options.resume);
+      state.m = flatten(model.parameters(), model.parameter_count(), saved.adam_m, "Adam m of", options.resume);
+      state.v = flatten(model.parameters(), model.parameter_count(), saved.adam_v, "Adam v of", options.resume);
     }
+    strategy->load_state(state);
     step = saved.step;
     epoch = saved.rng.at("epoch");
     first_batch = saved.rng.at("batch");
@@ -259,19 +267,21 @@ TrainResult train(const TrainOptions& options) {
 
   auto save = [&](std::int64_t at_epoch, std::int64_t next_batch) {
     if (options.checkpoint.empty()) return;
+    const FullState state = strategy->state();  // collective: every process takes part
+    if (strategy->process_rank() != 0) return;
     data::Checkpoint c;
     c.workload = workload;
     c.strategy = strategy->name();
     c.step = step;
     c.epoch = at_epoch;
     c.seed = strategy_options.seed;
-    c.params = tensors_of(backend, model.parameters(), model.parameter_data());
-    c.buffers = tensors_of(backend, model.buffers(), model.buffer_data());
+    c.params = tensors_of(model.parameters(), state.parameters);
+    c.buffers = tensors_of(model.buffers(), state.buffers);
     c.optimizer = strategy_options.optimizer.kind;
     c.optimizer_step = step;
     if (c.optimizer == "adam") {
-      c.adam_m = tensors_of(backend, model.parameters(), strategy->optimizer().m());
-      c.adam_v = tensors_of(backend, model.parameters(), strategy->optimizer().v());
+      c.adam_m = tensors_of(model.parameters(), state.m);
+      c.adam_v = tensors_of(model.parameters(), state.v);
     }
     c.rng = {{"seed", static_cast<std::int64_t>(strategy_options.seed)}, {"epoch", at_epoch}, {"batch", next_batch}};
     data::save_checkpoint(options.checkpoint, c, true);
