@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "bench/common.h"
+#include "bench/synthetic_batch.h"
 #include "core/context.h"
 #include "core/rng.h"
 #include "kernels/backend.h"
@@ -40,45 +41,6 @@ double g_peak_gflops = 0;  // best single-thread 2048^3 sgemm, measured in main(
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// ---- synthetic batches -------------------------------------------------------------------------
-
-// One batch of a workload's inputs and targets in host memory (the CPU backend uses it in place),
-// shaped as the default ModelConfig expects: violence features (B, 20, 4096); shoplifting visual
-// (B, 2048) and pose (B, 16 * 34). Inputs N(0, 1), targets uniform over each head's classes.
-struct SyntheticBatch {
-  std::map<std::string, std::vector<float>> inputs;
-  std::map<std::string, std::vector<std::int32_t>> targets;
-
-  SyntheticBatch(const models::Model& model, int batch) {
-    const auto rows = static_cast<std::size_t>(batch);
-    if (model.workload() == "violence") {
-      inputs["features"].resize(rows * 20 * 4096);
-    } else {
-      inputs["visual"].resize(rows * 2048);
-      inputs["pose"].resize(rows * 16 * 34);
-    }
-    std::uint64_t stream = 1;
-    for (auto& [name, values] : inputs) {
-      for (std::size_t i = 0; i < values.size(); ++i) values[i] = rng::normal(rng::hash(7, stream, i));
-      ++stream;
-    }
-    for (const models::Head& head : model.heads()) {
-      auto& labels = targets[head.target];
-      labels.resize(rows);
-      for (std::size_t i = 0; i < rows; ++i) {
-        labels[i] = static_cast<std::int32_t>(rng::hash(9, stream, i) % static_cast<std::uint64_t>(head.classes));
-      }
-      ++stream;
-    }
-  }
-  models::BatchView view() const {
-    models::BatchView v;
-    for (const auto& [name, values] : inputs) v.inputs[name] = values.data();
-    for (const auto& [name, values] : targets) v.targets[name] = values.data();
-    return v;
-  }
-};
-
 strategies::StrategyOptions step_options(const std::string& workload, int threads, int batch) {
   strategies::StrategyOptions options{.workload = workload,
                                       .threads = threads,
@@ -94,7 +56,7 @@ strategies::StrategyOptions step_options(const std::string& workload, int thread
 
 void BM_SerialStep(benchmark::State& state, const std::string& workload, int threads, int batch) {
   const auto strategy = strategies::make_strategy("serial", step_options(workload, threads, batch));
-  const SyntheticBatch data(strategy->model(), batch);
+  const bench::SyntheticBatch data(strategy->model(), batch);
   const models::BatchView view = data.view();
   std::int64_t step = 0;
   strategy->step(view, batch, step++);  // first touch of activations and Adam state, outside the timing
@@ -212,9 +174,10 @@ class TimedBackend final : public Backend {
 
   void batchnorm_forward_train(float* y, float* mean, float* rstd, float* running_mean, float* running_var,
                                const float* x, const float* gamma, const float* beta, int m, int c, float eps,
-                               float momentum) override {
+                               float momentum, const kernels::ReplicaSum* across) override {
     timed("batchnorm", [&] {
-      inner_->batchnorm_forward_train(y, mean, rstd, running_mean, running_var, x, gamma, beta, m, c, eps, momentum);
+      inner_->batchnorm_forward_train(y, mean, rstd, running_mean, running_var, x, gamma, beta, m, c, eps, momentum,
+                                      across);
     });
   }
   void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
@@ -223,8 +186,9 @@ class TimedBackend final : public Backend {
           [&] { inner_->batchnorm_forward_eval(y, x, gamma, beta, running_mean, running_var, m, c, eps); });
   }
   void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
-                          const float* rstd, const float* gamma, int m, int c) override {
-    timed("batchnorm", [&] { inner_->batchnorm_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, m, c); });
+                          const float* rstd, const float* gamma, int m, int c,
+                          const kernels::ReplicaSum* across) override {
+    timed("batchnorm", [&] { inner_->batchnorm_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, m, c, across); });
   }
 
   void dropout_forward(float* y, const float* x, int samples, int per_sample, std::int64_t first_sample,
@@ -285,7 +249,7 @@ void BM_StepBreakdown(benchmark::State& state, const std::string& workload, int 
   model->initialize(options.seed);
   model->allocate(batch);
   models::Optimizer optimizer(backend, options.optimizer, model->parameter_count());
-  const SyntheticBatch data(*model, batch);
+  const bench::SyntheticBatch data(*model, batch);
   const models::BatchView view = data.view();
 
   std::int64_t step = 0;

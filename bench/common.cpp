@@ -45,19 +45,24 @@ double measure_gemm_peak_1core(int reps) {
   return gflops;
 }
 
-long long take_int_flag(int& argc, char** argv, std::string_view name, long long fallback) {
+std::string take_string_flag(int& argc, char** argv, std::string_view name, std::string fallback) {
   const std::string prefix = fmt::format("--{}=", name);
-  long long value = fallback;
+  std::string value = std::move(fallback);
   int out = 1;
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], prefix.c_str(), prefix.size()) == 0) {
-      value = std::atoll(argv[i] + prefix.size());
+      value = argv[i] + prefix.size();
     } else {
       argv[out++] = argv[i];
     }
   }
   argc = out;
   return value;
+}
+
+long long take_int_flag(int& argc, char** argv, std::string_view name, long long fallback) {
+  const std::string text = take_string_flag(argc, argv, name, "");
+  return text.empty() ? fallback : std::atoll(text.c_str());
 }
 
 void set_flop_counters(benchmark::State& state, double flops_per_iteration, double seconds, double peak_gflops) {

@@ -2,6 +2,7 @@
 // single-core GEMM peak that "% of peak" counters refer to, and parbench's own --name=N flags.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include <benchmark/benchmark.h>
@@ -18,6 +19,8 @@ double measure_gemm_peak_1core(int reps);
 // Removes --name=<integer> from argv before Google Benchmark parses it; returns the value or
 // `fallback`.
 long long take_int_flag(int& argc, char** argv, std::string_view name, long long fallback);
+// The same for --name=<text>.
+std::string take_string_flag(int& argc, char** argv, std::string_view name, std::string fallback);
 
 // gflops: a rate over real time (benchmarks use UseRealTime: BLAS and the LSTM directions run on
 // more than the calling thread). pct_peak: that rate in % of `peak_gflops`, over the timed loop's

@@ -2,12 +2,24 @@
 // parbench::Error: printed once, exit status 1. Usage errors exit with CLI11's status.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
 #include "core/build_info.h"
+#include "core/check.h"
 #include "core/error.h"
+
+namespace {
+
+// " on HOST rank R" in a job of several ranks, where a message must say which rank failed.
+std::string where() {
+  if (!parbench::in_distributed_job()) return "";
+  return " on " + parbench::host_name() + " rank " + std::to_string(parbench::process_rank());
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"parbench: benchmarks of deep-learning parallelization strategies"};
@@ -22,10 +34,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
   } catch (const parbench::Error& error) {
-    std::fprintf(stderr, "parbench: error: %s\n", error.what());
+    std::fprintf(stderr, "parbench: error%s: %s\n", where().c_str(), error.what());
+    parbench::end_job_after_error(1);
     return 1;
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "parbench: unexpected error: %s\n", error.what());
+    std::fprintf(stderr, "parbench: unexpected error%s: %s\n", where().c_str(), error.what());
+    parbench::end_job_after_error(1);
     return 1;
   }
   return 0;

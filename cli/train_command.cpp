@@ -12,7 +12,9 @@ namespace {
 
 struct TrainArgs {
   strategies::TrainOptions options;
-  std::string data, val, checkpoint, resume, metrics;
+  std::string data, val, checkpoint, resume, metrics, trace;
+  double bucket_mb = 25;
+  bool no_overlap = false;
   std::string loss;                // "" = the workload's loss
   float label_smoothing = -1.0f;   // < 0 = the workload's
   float dropout = -1.0f;
@@ -27,6 +29,14 @@ void run_train(TrainArgs& args) {
   o.checkpoint = args.checkpoint;
   o.resume = args.resume;
   o.metrics = args.metrics;
+  o.trace = args.trace;
+  if (args.bucket_mb <= 0) raise("--bucket-mb must be positive (got {})", args.bucket_mb);
+  o.strategy.bucket_bytes = static_cast<std::size_t>(args.bucket_mb * (1 << 20));
+  o.strategy.overlap = !args.no_overlap;
+  if (o.strategy.stage != 0 && o.strategy_name != "zero") {
+    raise("--stage {} is an option of strategy zero (this run uses {})", o.strategy.stage, o.strategy_name);
+  }
+  if (o.strategy_name == "zero" && o.strategy.stage == 0) o.strategy.stage = 1;
   o.shuffle = !args.no_shuffle;
   o.strategy.model.dropout = args.dropout;
   o.strategy.optimizer.warmup_steps = args.warmup_steps;
@@ -53,6 +63,12 @@ void add_train_command(CLI::App& app) {
   train->add_option("--val", args->val, "Validation HDF5 file");
   train->add_option("--strategy", o.strategy_name, "Strategy")->capture_default_str();
   train->add_option("--workers", o.strategy.workers, "Workers")->capture_default_str();
+  train->add_option("--stage", o.strategy.stage, "zero: 1 shards optimizer state, 2 also gradients, 3 also parameters");
+  train->add_option("--hybrid", o.strategy.hybrid, "zero: shard within groups of this many ranks, replicate across groups");
+  train->add_option("--bucket-mb", args->bucket_mb, "ddp: gradient bucket size in MiB")->capture_default_str();
+  train->add_flag("--no-overlap", args->no_overlap, "ddp: all-reduce the buckets after backward, not during it");
+  train->add_flag("--sync-bn", o.strategy.sync_bn, "BatchNorm statistics over the global batch (as SyncBatchNorm)");
+  train->add_flag("--deterministic", o.strategy.deterministic, "Fixed reduction orders: runs repeat bitwise");
   train->add_option("--backend", o.strategy.backend, "Kernel backend: cpu | cuda")->capture_default_str();
   train->add_option("--threads", o.strategy.threads, "Intra-op threads per worker")->capture_default_str();
   train->add_option("--batch", o.batch, "Global batch size")->capture_default_str();
@@ -74,6 +90,7 @@ void add_train_command(CLI::App& app) {
   train->add_option("--checkpoint", args->checkpoint, "Checkpoint written at every epoch end and at the end");
   train->add_option("--resume", args->resume, "Resume from a checkpoint");
   train->add_option("--metrics", args->metrics, "Write parbench.train/1 JSON here");
+  train->add_option("--trace", args->trace, "Write a Chrome trace (Perfetto) of the steps here");
   train->add_flag("--quiet", o.quiet, "No progress lines");
   train->add_flag("--force", o.force, "Replace existing --metrics and --checkpoint files");
   train->callback([args] { run_train(*args); });

@@ -52,4 +52,23 @@ void check_failed(const char* file, int line, const char* expression, const std:
   std::abort();
 }
 
+bool in_distributed_job() {
+#if PARBENCH_HAVE_MPI
+  int initialized = 0, finalized = 0, size = 1;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized) MPI_Comm_size(MPI_COMM_WORLD, &size);
+  return size > 1;
+#else
+  return false;
+#endif
+}
+
+void end_job_after_error(int status) {
+#if PARBENCH_HAVE_MPI
+  if (in_distributed_job()) MPI_Abort(MPI_COMM_WORLD, status);
+#endif
+  (void)status;
+}
+
 }  // namespace parbench

@@ -14,6 +14,11 @@ namespace parbench {
 // "host rank R" for messages; the rank comes from MPI when it is initialised, else from the
 // launcher's environment (OMPI_COMM_WORLD_RANK, PMIX_RANK, SLURM_PROCID), else 0.
 std::string host_name();
+// True when MPI is running with more than one rank.
+bool in_distributed_job();
+// After an error has been printed: when this process is one rank of several, end every rank now
+// (MPI_Abort with `status`) so that none waits forever in a collective; otherwise return.
+void end_job_after_error(int status);
 int process_rank();
 
 }  // namespace parbench

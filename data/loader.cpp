@@ -22,6 +22,9 @@ Loader::Loader(std::filesystem::path file, LoaderOptions options)
     raise("{}:{}: {}", path_.string(), options_.group, error.what());
   }
   if (options_.threads < 0) raise("loader threads must be >= 0 (got {})", options_.threads);
+  if (options_.rows_begin < 0 || (options_.rows_end >= 0 && options_.rows_end <= options_.rows_begin)) {
+    raise("loader rows [{}, {}) of each batch are empty", options_.rows_begin, options_.rows_end);
+  }
   if (options_.depth <= 0) options_.depth = 2 * std::max(options_.threads, 1);
 
   const WorkloadSpec& spec = workload_spec(info_.workload);
@@ -48,6 +51,12 @@ Batch Loader::read(std::int64_t epoch, std::int64_t b) const {
   batch.epoch = epoch;
   batch.index = b;
   batch.samples = plan_ && epoch == plan_epoch_ ? plan_->batch(b) : EpochPlan(shard_, epoch).batch(b);
+  const auto all = static_cast<std::int64_t>(batch.samples.size());
+  const std::int64_t end = options_.rows_end < 0 ? all : std::min(options_.rows_end, all);
+  const std::int64_t begin = std::min(options_.rows_begin, end);
+  if (begin > 0 || end < all) {
+    batch.samples = std::vector<std::int64_t>(batch.samples.begin() + begin, batch.samples.begin() + end);
+  }
   const auto rows = static_cast<std::int64_t>(batch.samples.size());
   thread_local std::vector<std::uint16_t> halves;
   for (const auto& [name, input] : inputs_) {

@@ -24,6 +24,10 @@ struct LoaderOptions {
   std::string workload;        // expected workload; empty accepts the file's
   int rank = 0, world = 1;     // this rank's shard (DistributedSampler semantics, see sampler.h)
   std::int64_t batch = 32;     // per-rank batch size
+  // Only rows [rows_begin, rows_end) of every batch (positions in its sorted index list; -1 = to
+  // the end): a process's share of a global batch when the processes of a data-parallel job
+  // read the same batches (world = 1) and split each one.
+  std::int64_t rows_begin = 0, rows_end = -1;
   std::uint64_t seed = 0;
   bool shuffle = true;
   bool drop_last = false;

@@ -128,15 +128,17 @@ class Backend {
   // ---- BatchNorm over the rows of x (M, C): statistics per column -------------------------
   // Training: y = gamma * (x - mean) * rstd + beta with the biased batch variance; saves mean (C)
   // and rstd (C) = 1/sqrt(var + eps); updates running_mean/var (C) with `momentum` and the
-  // unbiased variance, as torch.nn.BatchNorm1d does.
+  // unbiased variance, as torch.nn.BatchNorm1d does. With `across`, the statistics are those of
+  // every replica's rows together (synchronised BatchNorm); backward then takes the same `across`.
   virtual void batchnorm_forward_train(float* y, float* mean, float* rstd, float* running_mean, float* running_var,
                                        const float* x, const float* gamma, const float* beta, int m, int c, float eps,
-                                       float momentum) = 0;
+                                       float momentum, const ReplicaSum* across = nullptr) = 0;
   virtual void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
                                       const float* running_mean, const float* running_var, int m, int c,
                                       float eps) = 0;
   virtual void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
-                                  const float* mean, const float* rstd, const float* gamma, int m, int c) = 0;
+                                  const float* mean, const float* rstd, const float* gamma, int m, int c,
+                                  const ReplicaSum* across = nullptr) = 0;
 
   // ---- inverted dropout with counter-based masks (kernels/math.h dropout_keep) ------------
   // x (samples, per_sample): row s is global sample first_sample + s; kept elements are scaled by

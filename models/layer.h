@@ -73,6 +73,7 @@ class Layer {
     buffers_ = buffers;
   }
   void bind_parameters(float* parameters) { parameters_ = parameters; }
+  void bind_gradients(float* gradients) { gradients_ = gradients; }
   // Allocates what the layer keeps between forward and backward for up to `max_batch` rows.
   virtual void allocate(Backend&, int /*max_batch*/) {}
 

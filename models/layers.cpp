@@ -132,9 +132,8 @@ class BatchNorm final : public Layer {
   void forward(const Pass& pass, float* y, const float* x) override {
     const int m = pass.batch * static_cast<int>(rows_), c = static_cast<int>(features_);
     if (pass.training) {
-      PB_CHECK(m > 1, "BatchNorm {} needs more than one value per feature in training (got {})", name(), m);
       pass.backend.batchnorm_forward_train(y, mean_.data(), rstd_.data(), buffers_, buffers_ + features_, x,
-                                           parameters_, parameters_ + features_, m, c, kEps, kMomentum);
+                                           parameters_, parameters_ + features_, m, c, kEps, kMomentum, pass.sync);
     } else {
       pass.backend.batchnorm_forward_eval(y, x, parameters_, parameters_ + features_, buffers_, buffers_ + features_, m,
                                           c, kEps);
@@ -143,7 +142,7 @@ class BatchNorm final : public Layer {
   void backward(const Pass& pass, float* dx, const float* dy, const float* x, const float*) override {
     const int m = pass.batch * static_cast<int>(rows_), c = static_cast<int>(features_);
     pass.backend.batchnorm_backward(dx, gradients_, gradients_ + features_, dy, x, mean_.data(), rstd_.data(),
-                                    parameters_, m, c);
+                                    parameters_, m, c, pass.sync);
   }
   LayerCost cost() const override {
     const double n = static_cast<double>(features_ * rows_);

@@ -62,6 +62,7 @@ void Model::finalize() {
       buffer_offset += count;
     }
   }
+  parameter_count_ = offset;
   parameter_values_ = Buffer(backend_, offset);
   gradients_ = Buffer(backend_, offset);
   buffer_values_ = Buffer(backend_, buffer_offset);
@@ -85,6 +86,23 @@ void Model::bind_span(std::size_t span, float* values) {
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     if (span_of_layer_[i] == span) layers_[i]->bind_parameters(values);
   }
+}
+
+void Model::bind_span_gradients(std::size_t span, float* gradients) {
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (span_of_layer_[i] == span) layers_[i]->bind_gradients(gradients);
+  }
+}
+
+void Model::release_gradients() {
+  for (std::size_t s = 0; s < spans_.size(); ++s) bind_span_gradients(s, nullptr);
+  gradients_ = Buffer();
+}
+
+void Model::release_parameters() {
+  for (std::size_t s = 0; s < spans_.size(); ++s) bind_span(s, nullptr);
+  shared_parameters_ = nullptr;
+  parameter_values_ = Buffer();
 }
 
 void Model::initialize(std::uint64_t seed) {

@@ -76,7 +76,7 @@ class Model {
   const std::vector<Parameter>& parameters() const { return parameters_; }
   const std::vector<Parameter>& buffers() const { return buffers_; }  // BatchNorm running statistics
   const std::vector<LayerSpan>& spans() const { return spans_; }
-  std::size_t parameter_count() const { return parameter_values_.size(); }
+  std::size_t parameter_count() const { return parameter_count_; }
   float* parameter_data() { return shared_parameters_ ? shared_parameters_ : parameter_values_.data(); }
   float* gradient_data() { return gradients_.data(); }
   float* buffer_data() { return buffer_values_.data(); }
@@ -87,6 +87,14 @@ class Model {
   void share_parameters(float* values);
   // Binds the layer of `span` to `values` (its span's count floats), e.g. a gathered ZeRO-3 unit.
   void bind_span(std::size_t span, float* values);
+  // Binds the layer of `span` to `gradients` (its span's count floats): a sharded strategy's
+  // unit-sized gradient buffer, reduce-scattered as soon as the unit's backward is done.
+  void bind_span_gradients(std::size_t span, float* gradients);
+  // Free this model's own gradient (parameter) buffer for a strategy that keeps only shards
+  // (ZeRO-2, ZeRO-3): every span must then be bound with bind_span_gradients (bind_span or
+  // share_parameters) before its layer runs; gradient_data() (parameter_data()) is nullptr meanwhile.
+  void release_gradients();
+  void release_parameters();
 
   // PyTorch's default initialisation, drawn from a counter-based generator keyed by (seed, name).
   void initialize(std::uint64_t seed);
@@ -155,6 +163,7 @@ class Model {
   std::vector<Buffer> outputs_, output_gradients_;      // per layer: (max_batch, output_size)
   mutable std::map<std::string, Buffer> class_weights_;  // per head, on the device
   int max_batch_ = 0;
+  std::size_t parameter_count_ = 0;  // kept: the buffers above may be shared or released
   float* shared_parameters_ = nullptr;
 };
 

@@ -22,8 +22,15 @@ std::vector<RowRange> batch_shards(int rows, int workers) {
 double forward_backward(models::Model& model, const models::BatchView& shard, int rows, int first, int global_rows,
                         std::int64_t step, const StrategyOptions& options, const kernels::ReplicaSum* sync,
                         const models::Model::GradientsReady& ready) {
+  return forward_backward(model, shard, rows, first, global_rows, step, options, sync, ready, nullptr);
+}
+
+double forward_backward(models::Model& model, const models::BatchView& shard, int rows, int first, int global_rows,
+                        std::int64_t step, const StrategyOptions& options, const kernels::ReplicaSum* sync,
+                        const models::Model::GradientsReady& ready, const models::UnitHook* units) {
   models::Pass pass{model.backend(), rows, true, options.seed, static_cast<std::uint64_t>(step), first};
   pass.sync = sync;
+  pass.units = units;
   const double loss = model.forward(pass, shard, options.loss);
   if (!std::isfinite(loss)) {
     raise("loss is {} at step {}; first non-finite values in the output of layer {}", loss, step,

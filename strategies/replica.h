@@ -27,6 +27,11 @@ std::vector<RowRange> batch_shards(int rows, int workers);
 double forward_backward(models::Model& model, const models::BatchView& shard, int rows, int first, int global_rows,
                         std::int64_t step, const StrategyOptions& options, const kernels::ReplicaSum* sync,
                         const models::Model::GradientsReady& ready);
+// The same with `units` (may be nullptr) called around each parameter-owning layer's forward and
+// backward: ZeRO-3 gathers a unit's parameters there and releases them after.
+double forward_backward(models::Model& model, const models::BatchView& shard, int rows, int first, int global_rows,
+                        std::int64_t step, const StrategyOptions& options, const kernels::ReplicaSum* sync,
+                        const models::Model::GradientsReady& ready, const models::UnitHook* units);
 
 // The update of `count` parameters from their (already reduced) gradients, given the squared
 // global gradient norm: clipping as clip_grad_norm_, then the optimizer at learning_rate(step).

@@ -5,12 +5,15 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/check.h"
 #include "core/context.h"
 #include "core/error.h"
 #include "core/output_file.h"
@@ -135,6 +138,19 @@ std::string duration_text(double seconds) {
   return fmt::format("{}:{:02d}:{:02d}", s / 3600, s / 60 % 60, s % 60);
 }
 
+// Processes of this job on this host: what the launcher says (OpenMPI, MPICH/Hydra), else all.
+int processes_on_this_host(int processes) {
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"}) {
+    if (const char* value = std::getenv(name)) return std::max(1, std::atoi(value));
+  }
+  return processes;
+}
+
+bool oversubscribed(int compute_threads) {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores > 0 && static_cast<unsigned>(compute_threads) > cores;
+}
+
 void write_json(const std::filesystem::path& path, const nlohmann::json& json) {
   OutputFile out(path, true);
   {
@@ -201,29 +217,17 @@ TrainResult train(const TrainOptions& options) {
     const bool continuing = !options.resume.empty() && std::filesystem::equivalent(options.checkpoint, options.resume, ec);
     OutputFile check(options.checkpoint, options.force || continuing);
   }
-  data::Loader train_loader(train_split.file, {.group = train_split.group,
-                                               .workload = workload,
-                                               .batch = options.batch,
-                                               .seed = options.strategy.seed,
-                                               .shuffle = options.shuffle,
-                                               // A last batch of one row cannot train BatchNorm; PyTorch users
-                                               // drop it too (DataLoader(drop_last=True)).
-                                               .drop_last = true,
-                                               .threads = options.loader_threads});
-  std::unique_ptr<data::Loader> val_loader;
-  if (val_split) {
-    const h5::File file = h5::open_read(val_split->file);
-    const auto info = data::validate_split(file.get(), val_split->group, {.workload = workload});
-    val_loader = std::make_unique<data::Loader>(
-        val_split->file, data::LoaderOptions{.group = val_split->group,
-                                             .workload = workload,
-                                             .batch = std::min<std::int64_t>(options.batch, info.samples),
-                                             .shuffle = false,
-                                             .threads = 1});
-  }
+  const data::SplitInfo info = [&] {
+    const h5::File file = h5::open_read(train_split.file);
+    return data::validate_split(file.get(), train_split.group, {.workload = workload, .scan_values = false});
+  }();
+  // A last batch of one row cannot train BatchNorm; PyTorch users drop it too
+  // (DataLoader(drop_last=True)).
+  const data::ShardSpec epoch_shape{
+      .samples = info.samples, .batch = options.batch, .seed = options.strategy.seed, .drop_last = true};
+  data::validate(epoch_shape);
 
   StrategyOptions strategy_options = options.strategy;
-  const data::SplitInfo& info = train_loader.info();
   if (workload == "violence") {
     strategy_options.model.steps = info.fields.at("features").shape[1];
     strategy_options.model.features = info.fields.at("features").shape[2];
@@ -231,7 +235,7 @@ TrainResult train(const TrainOptions& options) {
     strategy_options.model.steps = info.fields.at("pose").shape[1];
   }
   strategy_options.max_batch = options.batch;
-  const std::int64_t steps_per_epoch = train_loader.batches_per_epoch();
+  const std::int64_t steps_per_epoch = data::batches_per_epoch(epoch_shape);
   const std::int64_t total_steps = options.steps > 0 ? options.steps : steps_per_epoch * options.epochs;
   strategy_options.optimizer.total_steps = total_steps;
   if (strategy_options.optimizer.warmup_steps < 0) strategy_options.optimizer.warmup_steps = total_steps / 20;
@@ -241,9 +245,41 @@ TrainResult train(const TrainOptions& options) {
       strategy_options.loss.class_weights[head.name] = balanced_class_weights(info.fields.at(head.target).class_counts);
     }
   }
+  if (!options.trace.empty()) strategy_options.trace = std::make_shared<Trace>(process_rank());
   auto strategy = make_strategy(options.strategy_name, strategy_options);
-  models::Model& model = strategy.get()->model();
+  const int processes = strategy->process_count();
+  if (processes == 1 && launched_with_mpi()) {
+    raise("strategy {} runs in one process, but this job was started with several MPI ranks; start it without "
+          "mpirun/srun, or use a multi-process strategy (ddp, zero)",
+          strategy->name());
+  }
+  const bool lead = strategy->process_rank() == 0;  // prints, writes metrics and checkpoints
+  const bool quiet = options.quiet || !lead;
+  models::Model& model = strategy->model();
   kernels::Backend& backend = strategy->backend();
+
+  // Every process reads the same global batches and keeps its rows of each.
+  const RowRange rows = strategy->process_rows(options.batch);
+  data::Loader train_loader(train_split.file, {.group = train_split.group,
+                                               .workload = workload,
+                                               .batch = options.batch,
+                                               .rows_begin = rows.begin,
+                                               .rows_end = rows.end,
+                                               .seed = options.strategy.seed,
+                                               .shuffle = options.shuffle,
+                                               .drop_last = true,
+                                               .threads = options.loader_threads});
+  std::unique_ptr<data::Loader> val_loader;
+  if (val_split) {
+    const h5::File file = h5::open_read(val_split->file);
+    const auto val_info = data::validate_split(file.get(), val_split->group, {.workload = workload});
+    val_loader = std::make_unique<data::Loader>(
+        val_split->file, data::LoaderOptions{.group = val_split->group,
+                                             .workload = workload,
+                                             .batch = std::min<std::int64_t>(options.batch, val_info.samples),
+                                             .shuffle = false,
+                                             .threads = 1});
+  }
 
   std::int64_t step = 0, epoch = 0, first_batch = 0;
   if (!options.resume.empty()) {
@@ -295,7 +331,19 @@ TrainResult train(const TrainOptions& options) {
   metrics["config"] = {{"workload", workload},
                        {"strategy", strategy->name()},
                        {"workers", strategy_options.workers},
+                       {"processes", processes},
                        {"threads", strategy_options.threads},
+                       // More compute threads than cores: the figures of such a run measure
+                       // time-slicing as much as the strategy.
+                       {"cores", static_cast<int>(std::thread::hardware_concurrency())},
+                       {"oversubscribed", oversubscribed(strategy_options.threads * (processes > 1 ? processes_on_this_host(processes)
+                                                                                                  : strategy_options.workers))},
+                       {"sync_bn", strategy_options.sync_bn},
+                       {"deterministic", strategy_options.deterministic},
+                       {"stage", strategy_options.stage},
+                       {"hybrid", strategy_options.hybrid},
+                       {"bucket_bytes", strategy_options.bucket_bytes},
+                       {"overlap", strategy_options.overlap},
                        {"batch", options.batch},
                        {"epochs", options.epochs},
                        {"steps", total_steps},
@@ -319,7 +367,7 @@ TrainResult train(const TrainOptions& options) {
     train_loader.start_epoch(epoch, first_batch);
     std::int64_t batch_index = first_batch;
     first_batch = 0;
-    double loss_sum = 0, norm_sum = 0;
+    double loss_sum = 0, norm_sum = 0, bytes = 0, bus_bytes = 0;
     std::int64_t samples = 0, steps_done = 0;
     StepTimes times;
     const std::int64_t wait_before = train_loader.wait_ns();
@@ -341,7 +389,9 @@ TrainResult train(const TrainOptions& options) {
       times.communication += r.times.communication;
       times.exposed_communication += r.times.exposed_communication;
       times.optimizer += r.times.optimizer;
-      if (!options.quiet && (seconds_since(last_print) > 2.0 || step == total_steps)) {
+      bytes += r.bytes;
+      bus_bytes += r.bus_bytes;
+      if (!quiet && (seconds_since(last_print) > 2.0 || step == total_steps)) {
         last_print = Clock::now();
         const double elapsed = seconds_since(run_start);
         const double eta = elapsed / static_cast<double>(step - start_step) * static_cast<double>(total_steps - step);
@@ -370,11 +420,17 @@ TrainResult train(const TrainOptions& options) {
            1e3 * times.exposed_communication / std::max<double>(1.0, static_cast<double>(steps_done))},
           {"optimizer", 1e3 * times.optimizer / std::max<double>(1.0, static_cast<double>(steps_done))},
           {"data_wait", 1e-6 * static_cast<double>(train_loader.wait_ns() - wait_before) /
-                            std::max<double>(1.0, static_cast<double>(steps_done))}}}};
+                            std::max<double>(1.0, static_cast<double>(steps_done))}}},
+        // nccl-tests: algorithm bandwidth = bytes / time, bus bandwidth = bytes * factor / time,
+        // over the time spent in collectives.
+        {"communication",
+         {{"bytes_per_step", bytes / std::max<double>(1.0, static_cast<double>(steps_done))},
+          {"algbw_GBps", times.communication > 0 ? 1e-9 * bytes / times.communication : 0.0},
+          {"busbw_GBps", times.communication > 0 ? 1e-9 * bus_bytes / times.communication : 0.0}}}};
     if (val_loader) {
       result.last_eval = evaluate(*strategy, *val_loader, strategy_options.loss, strategy_options.seed);
       record["eval"] = eval_json(result.last_eval);
-      if (!options.quiet) {
+      if (!quiet) {
         for (const auto& e : result.last_eval) {
           std::fprintf(stderr, "epoch %lld: train loss %.4f; %s: val loss %.4f accuracy %.4f (per class %s) F1 %.4f\n",
                        static_cast<long long>(epoch + 1), result.last_loss, e.head.c_str(), e.loss, e.accuracy,
@@ -384,20 +440,27 @@ TrainResult train(const TrainOptions& options) {
     }
     metrics["epochs"].push_back(record);
     save(epoch_complete ? epoch + 1 : epoch, epoch_complete ? 0 : batch_index);
-    if (!options.metrics.empty()) write_json(options.metrics, metrics);
+    if (lead && !options.metrics.empty()) write_json(options.metrics, metrics);
   }
   const MemoryReport memory = strategy->memory(options.batch);
   metrics["memory_per_worker_bytes"] = {{"parameters", memory.parameters},
                                         {"gradients", memory.gradients},
                                         {"optimizer_state", memory.optimizer_state},
                                         {"activations", memory.activations},
-                                        {"predicted_total", memory.parameters + memory.gradients +
-                                                                memory.optimizer_state + memory.activations},
+                                        {"communication", memory.communication},
+                                        {"model_state", memory.parameters + memory.gradients + memory.optimizer_state},
+                                        {"predicted_model_state", memory.predicted_model_state},
                                         {"measured_peak", memory.measured_peak}};
   result.steps = step;
   result.epochs = epoch;
   metrics["result"] = {{"steps", step}, {"epochs", epoch}, {"seconds", seconds_since(run_start)}};
-  if (!options.metrics.empty()) write_json(options.metrics, metrics);
+  if (lead && !options.metrics.empty()) write_json(options.metrics, metrics);
+  if (strategy_options.trace) {
+    // One file per process: Perfetto opens several at once and lines their clocks up by rank.
+    std::filesystem::path path = options.trace;
+    if (processes > 1) path.replace_extension(fmt::format(".rank{}{}", strategy->process_rank(), path.extension().string()));
+    strategy_options.trace->write(path, options.force);
+  }
   result.metrics = metrics;
   return result;
 }

@@ -29,6 +29,7 @@ struct TrainOptions {
   std::filesystem::path checkpoint;  // written (replaced) at the end of every epoch and of the run
   std::filesystem::path resume;      // continue from this checkpoint
   std::filesystem::path metrics;     // parbench.train/1 JSON
+  std::filesystem::path trace;       // Chrome trace (per process: name.rankR.json when several)
   bool quiet = false;                // no progress lines
   bool force = false;                // replace existing --metrics / --checkpoint files
 };

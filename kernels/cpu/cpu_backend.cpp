@@ -132,16 +132,16 @@ class CpuBackend final : public Backend {
 
   void batchnorm_forward_train(float* y, float* mean, float* rstd, float* running_mean, float* running_var,
                                const float* x, const float* gamma, const float* beta, int m, int c, float eps,
-                               float momentum) override {
-    cpu::batchnorm_forward_train(y, mean, rstd, running_mean, running_var, x, gamma, beta, m, c, eps, momentum);
+                               float momentum, const ReplicaSum* across) override {
+    cpu::batchnorm_forward_train(y, mean, rstd, running_mean, running_var, x, gamma, beta, m, c, eps, momentum, across);
   }
   void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
                               const float* running_mean, const float* running_var, int m, int c, float eps) override {
     cpu::batchnorm_forward_eval(y, x, gamma, beta, running_mean, running_var, m, c, eps);
   }
   void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
-                          const float* rstd, const float* gamma, int m, int c) override {
-    cpu::batchnorm_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, m, c);
+                          const float* rstd, const float* gamma, int m, int c, const ReplicaSum* across) override {
+    cpu::batchnorm_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, m, c, across);
   }
 
   // Split by samples: masks are keyed by the global sample index, so any split draws the same.

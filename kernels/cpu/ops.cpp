@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/check.h"
 #include "core/error.h"
@@ -189,51 +190,69 @@ void attention_backward(float* dh, float* dw, float* db, float* dv, float* works
 }
 
 // ---- BatchNorm ----------------------------------------------------------------------------------
-// Each op walks the columns in blocks of kColumnBlock: per-column statistics accumulate in double
-// on the stack, and the inner loops run along a row's contiguous columns.
+// Each pass walks the columns in blocks of kColumnBlock: per-column sums accumulate in double on
+// the stack, and the inner loops run along a row's contiguous columns. The sums of a pass are
+// complete (all columns, plus the row count) before `across` adds the other replicas' sums, so a
+// synchronised BatchNorm is the same code with one all-reduce between passes.
+
+namespace {
+
+// sums[j] (+)= sum over rows of f(row, j) for j < c, accumulated in double.
+template <typename F>
+void column_sums(float* sums, int m, int c, F f) {
+  for (int j0 = 0; j0 < c; j0 += kColumnBlock) {
+    const int width = std::min(kColumnBlock, c - j0);
+    double sum[kColumnBlock] = {};
+    for (int i = 0; i < m; ++i) {
+      for (int j = 0; j < width; ++j) sum[j] += f(static_cast<std::size_t>(i) * c + j0 + j, j0 + j);
+    }
+    for (int j = 0; j < width; ++j) sums[j0 + j] = static_cast<float>(sum[j]);
+  }
+}
+
+void sum_across(const ReplicaSum* across, std::vector<float>& values) {
+  if (across) (*across)(values.data(), values.size());
+}
+
+}  // namespace
 
 void batchnorm_forward_train(float* y, float* mean, float* rstd, float* running_mean, float* running_var,
                              const float* x, const float* gamma, const float* beta, int m, int c, float eps,
-                             float momentum) {
-  if (m < 2)
+                             float momentum, const ReplicaSum* across) {
+  // Two passes (mean, then squared deviations) so that a large mean does not cancel the variance.
+  std::vector<float> sums(static_cast<std::size_t>(c) + 1);  // (c) column sums, then the row count
+  column_sums(sums.data(), m, c, [&](std::size_t at, int) { return static_cast<double>(x[at]); });
+  sums[static_cast<std::size_t>(c)] = static_cast<float>(m);
+  sum_across(across, sums);
+  const double rows = sums[static_cast<std::size_t>(c)];
+  if (rows < 2)
     raise("BatchNorm in training mode needs more than one value per channel (got {} rows of {} channels): "
           "use a larger batch or per-worker shard",
-          m, c);
-  const double unbiased = static_cast<double>(m) / (m - 1);
-  for (int j0 = 0; j0 < c; j0 += kColumnBlock) {
-    const int width = std::min(kColumnBlock, c - j0);
-    // Two passes (mean, then squared deviations) so a large mean does not cancel the variance.
-    double sum[kColumnBlock] = {};
-    for (int i = 0; i < m; ++i) {
-      const float* row = x + static_cast<std::size_t>(i) * c + j0;  // (width)
-      for (int j = 0; j < width; ++j) sum[j] += row[j];
-    }
-    double mu[kColumnBlock];
-    for (int j = 0; j < width; ++j) mu[j] = sum[j] / m;
-    double squares[kColumnBlock] = {};
-    for (int i = 0; i < m; ++i) {
-      const float* row = x + static_cast<std::size_t>(i) * c + j0;  // (width)
-      for (int j = 0; j < width; ++j) {
-        const double d = row[j] - mu[j];
-        squares[j] += d * d;
-      }
-    }
-    // y = x * scale + shift with scale = gamma * rstd, shift = beta - mean * scale.
-    float scale_j[kColumnBlock], shift_j[kColumnBlock];
-    for (int j = 0; j < width; ++j) {
-      const double var = squares[j] / m;
-      const double r = 1.0 / std::sqrt(var + eps);
-      mean[j0 + j] = static_cast<float>(mu[j]);
-      rstd[j0 + j] = static_cast<float>(r);
-      running_mean[j0 + j] = static_cast<float>((1.0 - momentum) * running_mean[j0 + j] + momentum * mu[j]);
-      running_var[j0 + j] = static_cast<float>((1.0 - momentum) * running_var[j0 + j] + momentum * var * unbiased);
-      scale_j[j] = static_cast<float>(gamma[j0 + j] * r);
-      shift_j[j] = static_cast<float>(beta[j0 + j] - mu[j] * gamma[j0 + j] * r);
-    }
-    for (int i = 0; i < m; ++i) {
-      const std::size_t offset = static_cast<std::size_t>(i) * c + j0;
-      for (int j = 0; j < width; ++j) y[offset + j] = x[offset + j] * scale_j[j] + shift_j[j];
-    }
+          rows, c);
+  std::vector<double> mu(static_cast<std::size_t>(c));
+  for (int j = 0; j < c; ++j) mu[j] = sums[j] / rows;
+  std::vector<float> squares(static_cast<std::size_t>(c));
+  column_sums(squares.data(), m, c, [&](std::size_t at, int j) {
+    const double d = x[at] - mu[j];
+    return d * d;
+  });
+  sum_across(across, squares);
+  const double unbiased = rows / (rows - 1);
+  // y = x * scale + shift with scale = gamma * rstd, shift = beta - mean * scale.
+  std::vector<float> scale(static_cast<std::size_t>(c)), shift(static_cast<std::size_t>(c));
+  for (int j = 0; j < c; ++j) {
+    const double var = squares[j] / rows;
+    const double r = 1.0 / std::sqrt(var + eps);
+    mean[j] = static_cast<float>(mu[j]);
+    rstd[j] = static_cast<float>(r);
+    running_mean[j] = static_cast<float>((1.0 - momentum) * running_mean[j] + momentum * mu[j]);
+    running_var[j] = static_cast<float>((1.0 - momentum) * running_var[j] + momentum * var * unbiased);
+    scale[j] = static_cast<float>(gamma[j] * r);
+    shift[j] = static_cast<float>(beta[j] - mu[j] * gamma[j] * r);
+  }
+  for (int i = 0; i < m; ++i) {
+    const std::size_t offset = static_cast<std::size_t>(i) * c;
+    for (int j = 0; j < c; ++j) y[offset + j] = x[offset + j] * scale[j] + shift[j];
   }
 }
 
@@ -255,38 +274,38 @@ void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const 
 }
 
 void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
-                        const float* rstd, const float* gamma, int m, int c) {
+                        const float* rstd, const float* gamma, int m, int c, const ReplicaSum* across) {
   // With xhat = (x - mean) * rstd and y = gamma * xhat + beta, per column:
   //   dbeta = sum dy, dgamma = sum dy xhat,
-  //   dx = gamma * rstd * (dy - dbeta / m - xhat * dgamma / m)   (the batch statistics' share).
-  for (int j0 = 0; j0 < c; j0 += kColumnBlock) {
-    const int width = std::min(kColumnBlock, c - j0);
-    double sum_dy[kColumnBlock] = {}, sum_dy_xhat[kColumnBlock] = {};
-    for (int i = 0; i < m; ++i) {
-      const std::size_t offset = static_cast<std::size_t>(i) * c + j0;
-      for (int j = 0; j < width; ++j) {
-        const float xhat = (x[offset + j] - mean[j0 + j]) * rstd[j0 + j];
-        sum_dy[j] += dy[offset + j];
-        sum_dy_xhat[j] += static_cast<double>(dy[offset + j]) * xhat;
-      }
-    }
-    if (dbeta)
-      for (int j = 0; j < width; ++j) dbeta[j0 + j] += static_cast<float>(sum_dy[j]);
-    if (dgamma)
-      for (int j = 0; j < width; ++j) dgamma[j0 + j] += static_cast<float>(sum_dy_xhat[j]);
-    if (!dx) continue;
-    float k[kColumnBlock], mean_dy[kColumnBlock], mean_dy_xhat[kColumnBlock];
-    for (int j = 0; j < width; ++j) {
-      k[j] = gamma[j0 + j] * rstd[j0 + j];
-      mean_dy[j] = static_cast<float>(sum_dy[j] / m);
-      mean_dy_xhat[j] = static_cast<float>(sum_dy_xhat[j] / m);
-    }
-    for (int i = 0; i < m; ++i) {
-      const std::size_t offset = static_cast<std::size_t>(i) * c + j0;
-      for (int j = 0; j < width; ++j) {
-        const float xhat = (x[offset + j] - mean[j0 + j]) * rstd[j0 + j];
-        dx[offset + j] += k[j] * (dy[offset + j] - mean_dy[j] - xhat * mean_dy_xhat[j]);
-      }
+  //   dx = gamma * rstd * (dy - dbeta / M - xhat * dgamma / M)   (the batch statistics' share),
+  // where the sums and M run over the whole batch: across replicas when synchronised. The
+  // parameter gradients get this replica's share only; the strategy adds the replicas' up.
+  const auto cs = static_cast<std::size_t>(c);
+  std::vector<float> sums(2 * cs + 1);  // (c) sum dy, (c) sum dy * xhat, the row count
+  column_sums(sums.data(), m, c, [&](std::size_t at, int) { return static_cast<double>(dy[at]); });
+  column_sums(sums.data() + c, m, c, [&](std::size_t at, int j) {
+    const float xhat = (x[at] - mean[j]) * rstd[j];
+    return static_cast<double>(dy[at]) * xhat;
+  });
+  sums[2 * cs] = static_cast<float>(m);
+  if (dbeta)
+    for (int j = 0; j < c; ++j) dbeta[j] += sums[j];
+  if (dgamma)
+    for (int j = 0; j < c; ++j) dgamma[j] += sums[cs + j];
+  if (!dx) return;
+  sum_across(across, sums);
+  const double rows = sums[2 * cs];
+  std::vector<float> k(cs), mean_dy(cs), mean_dy_xhat(cs);
+  for (int j = 0; j < c; ++j) {
+    k[j] = gamma[j] * rstd[j];
+    mean_dy[j] = static_cast<float>(sums[j] / rows);
+    mean_dy_xhat[j] = static_cast<float>(sums[cs + j] / rows);
+  }
+  for (int i = 0; i < m; ++i) {
+    const std::size_t offset = static_cast<std::size_t>(i) * c;
+    for (int j = 0; j < c; ++j) {
+      const float xhat = (x[offset + j] - mean[j]) * rstd[j];
+      dx[offset + j] += k[j] * (dy[offset + j] - mean_dy[j] - xhat * mean_dy_xhat[j]);
     }
   }
 }

@@ -41,18 +41,19 @@ void attention_backward(float* dh, float* dw, float* db, float* dv, float* works
 
 // ---- BatchNorm over the rows of x (m, c), statistics per column -----------------------------------
 // y (m, c), mean (c), rstd (c) = 1/sqrt(biased var + eps) written; running_mean, running_var (c)
-// updated with `momentum` and the unbiased variance. m < 2 throws parbench::Error, as PyTorch
-// refuses training-mode BatchNorm on one value per channel (the unbiased variance is undefined).
+// updated with `momentum` and the unbiased variance. Fewer than 2 rows in the whole batch throws
+// parbench::Error, as PyTorch refuses training-mode BatchNorm on one value per channel (the
+// unbiased variance is undefined). `across` (may be nullptr): statistics over every replica's rows.
 void batchnorm_forward_train(float* y, float* mean, float* rstd, float* running_mean, float* running_var,
                              const float* x, const float* gamma, const float* beta, int m, int c, float eps,
-                             float momentum);
+                             float momentum, const ReplicaSum* across = nullptr);
 // y (m, c) from x (m, c), gamma, beta, running_mean, running_var (c).
 void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta, const float* running_mean,
                             const float* running_var, int m, int c, float eps);
 // dx (m, c), dgamma (c), dbeta (c) accumulate, each may be nullptr; dy, x (m, c); mean, rstd from
-// the training forward; gamma (c).
+// the training forward; gamma (c). `across`: as in the forward (dgamma, dbeta stay this replica's).
 void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
-                        const float* rstd, const float* gamma, int m, int c);
+                        const float* rstd, const float* gamma, int m, int c, const ReplicaSum* across = nullptr);
 
 // ---- inverted dropout: y, x, dx, dy (samples, per_sample); row s is global sample first_sample + s --
 // 0 <= p <= 1; p = 1 drops everything (y = 0) as torch.nn.Dropout(1.0) does.

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# End-to-end tests of the multi-process strategies through the command line, on real MPI ranks
+# (mpiexec), a real HDF5 dataset and real checkpoints:
+#   mpi_train.sh PARBENCH CHECKPOINT_DIFF MPIEXEC equivalence STRATEGY-ARGS... : N = 1..4 ranks
+#       train 3 steps; the checkpoint (parameters, buffers, Adam state) equals `serial`'s within
+#       1e-3 relative (checkpoint_diff);
+#   mpi_train.sh PARBENCH CHECKPOINT_DIFF MPIEXEC faults : a rank that cannot read its data ends the whole job
+#       quickly with its message; --workers that differs from the world size is a clear error.
+set -euo pipefail
+parbench=$1 diff=$2 mpiexec=$3 mode=$4
+shift 4
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$parbench" data synth --workload violence --samples 48 --frames 4 --dim 32 --out "$work/v.h5" --split train,val >/dev/null
+"$parbench" data synth --workload shoplifting --samples 48 --frames 4 --out "$work/s.h5" --split train,val >/dev/null
+
+# Adam, dropout on, clipping, synchronised BatchNorm, a batch of 11 (uneven over 2, 3 and 4 ranks).
+common=(--steps 3 --batch 11 --sync-bn --lr 0.01 --warmup-steps 1 --loader-threads 0 --quiet --no-shuffle)
+
+case $mode in
+equivalence)
+  for workload in violence shoplifting; do
+    data=$work/${workload:0:1}.h5
+    "$parbench" train --workload "$workload" --data "$data" --strategy serial "${common[@]}" \
+      --checkpoint "$work/serial.h5" --force >/dev/null
+    for n in 1 2 3 4; do
+      "$mpiexec" -n "$n" "$parbench" train --workload "$workload" --data "$data" --workers "$n" "$@" "${common[@]}" \
+        --checkpoint "$work/run.h5" --force >/dev/null || fail "$* on $n ranks ($workload) exited with $?"
+      # Float sums in another order over 3 Adam steps: 1e-3 relative, as the in-process tests.
+      "$diff" "$work/run.h5" "$work/serial.h5" 1e-3 || fail "$* on $n ranks ($workload) differs from serial"
+      echo "ok: $* on $n ranks ($workload) equals serial"
+    done
+  done
+  ;;
+faults)
+  # Rank 1 is given a file that does not exist: the job must end within the test's timeout with
+  # rank 1's message, never hang with rank 0 waiting in a collective.
+  start=$(date +%s)
+  set +e
+  out=$("$mpiexec" -n 2 bash -c '
+    data='"$work/v.h5"'
+    if [ "${OMPI_COMM_WORLD_RANK:-0}" = 1 ]; then data='"$work/missing.h5"'; fi
+    exec '"$parbench"' train --workload violence --data "$data" --strategy ddp --workers 2 --steps 50 --batch 8 --quiet
+  ' 2>&1)
+  status=$?
+  set -e
+  elapsed=$(( $(date +%s) - start ))
+  [ $status -ne 0 ] || fail "the job with an unreadable file on rank 1 exited with 0"
+  grep -q "missing.h5" <<<"$out" || fail "rank 1's message about missing.h5 is not in the output: $out"
+  [ $elapsed -le 30 ] || fail "the failing job took ${elapsed}s to end"
+  echo "ok: unreadable data on rank 1 ended the job in ${elapsed}s with status $status"
+
+  set +e
+  out=$("$mpiexec" -n 2 "$parbench" train --workload violence --data "$work/v.h5" --strategy ddp --workers 3 --steps 1 --batch 8 2>&1)
+  status=$?
+  set -e
+  [ $status -ne 0 ] || fail "--workers 3 on 2 ranks exited with 0"
+  grep -q -- "--workers 3" <<<"$out" || fail "no clear message for --workers 3 on 2 ranks: $out"
+  echo "ok: --workers 3 on 2 ranks is refused"
+
+  set +e
+  out=$("$mpiexec" -n 2 "$parbench" train --workload violence --data "$work/v.h5" --strategy serial --steps 1 --batch 8 2>&1)
+  status=$?
+  set -e
+  [ $status -ne 0 ] || fail "serial on 2 MPI ranks exited with 0"
+  grep -q "runs in one process" <<<"$out" || fail "no clear message for serial under mpiexec: $out"
+  echo "ok: a one-process strategy under mpiexec is refused"
+  ;;
+*)
+  fail "unknown mode $mode"
+  ;;
+esac
