@@ -107,7 +107,7 @@ void BM_Strategy(benchmark::State& state, const Config& config, const std::strin
   state.counters["optimizer_ms"] = Counter(1e3 * sum.optimizer, Counter::kAvgIterations);
   state.counters["bytes_per_step"] = Counter(bytes, Counter::kAvgIterations);
   state.counters["busbw_GBps"] = sum.communication > 0 ? 1e-9 * bus_bytes / sum.communication : 0.0;
-  const strategies::MemoryReport memory = strategy->memory(rows.size());
+  const strategies::MemoryReport memory = strategy->memory(config.batch);
   state.counters["model_state_MB"] = 1e-6 * (memory.parameters + memory.gradients + memory.optimizer_state);
   state.counters["predicted_model_state_MB"] = 1e-6 * memory.predicted_model_state;
   state.counters["activations_MB"] = 1e-6 * memory.activations;

@@ -46,6 +46,7 @@ void run_train(TrainArgs& args) {
   if (args.label_smoothing >= 0) o.strategy.loss.spec.label_smoothing = args.label_smoothing;
   if (o.epochs < 1 && o.steps < 1) raise("--epochs or --steps must be at least 1");
   const strategies::TrainResult result = strategies::train(o);
+  if (!result.lead) return;
   fmt::print("trained {} for {} steps ({} epochs): final train loss {:.4f}", o.strategy.workload, result.steps,
              result.epochs, result.last_loss);
   for (const auto& e : result.last_eval) fmt::print("; {} val accuracy {:.4f}, F1 {:.4f}", e.head, e.accuracy, e.f1_positive);
@@ -76,6 +77,7 @@ void add_train_command(CLI::App& app) {
   train->add_option("--steps", o.steps, "Stop after this many optimizer steps (overrides --epochs)");
   train->add_option("--optimizer", o.strategy.optimizer.kind, "adam | sgd")->check(CLI::IsMember({"adam", "sgd"}))->capture_default_str();
   train->add_option("--lr", o.strategy.optimizer.lr, "Learning rate")->capture_default_str();
+  train->add_option("--adam-eps", o.strategy.optimizer.eps, "Adam epsilon (Keras' default)")->capture_default_str();
   train->add_option("--lr-schedule", o.strategy.optimizer.schedule, "warmup-cosine | constant")
       ->check(CLI::IsMember({"warmup-cosine", "constant"}))->capture_default_str();
   train->add_option("--warmup-steps", args->warmup_steps, "Linear warmup steps (default: 5% of the steps)");

@@ -11,6 +11,11 @@
 namespace parbench::strategies {
 
 std::unique_ptr<Strategy> make_serial(const StrategyOptions& options);
+std::unique_ptr<Strategy> make_thread_pool(const StrategyOptions& options);
+std::unique_ptr<Strategy> make_task_graph(const StrategyOptions& options);
+std::unique_ptr<Strategy> make_zero(const StrategyOptions& options);
+std::unique_ptr<Strategy> make_dp(const StrategyOptions& options);
+std::unique_ptr<Strategy> make_ddp(const StrategyOptions& options);
 
 namespace {
 
@@ -19,6 +24,11 @@ using Factory = std::function<std::unique_ptr<Strategy>(const StrategyOptions&)>
 const std::vector<std::pair<std::string, Factory>>& factories() {
   static const std::vector<std::pair<std::string, Factory>> all = {
       {"serial", make_serial},
+      {"thread_pool", make_thread_pool},
+      {"task_graph", make_task_graph},
+      {"zero", make_zero},
+      {"dp", make_dp},
+      {"ddp", make_ddp},
   };
   return all;
 }

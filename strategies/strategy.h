@@ -105,6 +105,8 @@ class Strategy {
   virtual FullState state();
   // Replaces the state on every process (each keeps what it owns). Collective.
   virtual void load_state(const FullState& state);
+  // Memory of worker 0 (this process's first worker) for a global batch of `batch` rows: the
+  // activations are those of its shard.
   virtual MemoryReport memory(int batch) const = 0;
 
  protected:

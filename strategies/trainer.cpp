@@ -101,18 +101,23 @@ std::vector<EvalResult> evaluate(Strategy& strategy, data::Loader& loader, const
   std::int64_t samples = 0;
   loader.start_epoch(0);
   while (auto batch = loader.next()) {
+    const models::BatchView view = view_of(*batch);
     const int rows = static_cast<int>(batch->size());
-    const models::Pass pass{backend, rows, false, seed, 0, 0};
-    loss_sum += model.forward(pass, view_of(*batch), loss);
-    samples += rows;
-    for (std::size_t h = 0; h < heads.size(); ++h) {
-      const auto probs = download(backend, model.probabilities(heads[h].name),
-                                  static_cast<std::size_t>(rows * heads[h].classes));
-      const auto& labels = batch->targets.at(heads[h].target);
-      for (int r = 0; r < rows; ++r) {
-        const float* row = probs.data() + r * heads[h].classes;
-        predicted[h].push_back(static_cast<std::int32_t>(std::max_element(row, row + heads[h].classes) - row));
-        truth[h].push_back(labels[static_cast<std::size_t>(r)]);
+    // The evaluation model may be one worker's replica, sized for its shard of a training batch.
+    for (int begin = 0; begin < rows; begin += model.max_batch()) {
+      const int part = std::min(model.max_batch(), rows - begin);
+      const models::Pass pass{backend, part, false, seed, 0, begin};
+      loss_sum += model.forward(pass, view.rows_from(begin), loss);
+      samples += part;
+      for (std::size_t h = 0; h < heads.size(); ++h) {
+        const auto probs = download(backend, model.probabilities(heads[h].name),
+                                    static_cast<std::size_t>(part * heads[h].classes));
+        const auto& labels = batch->targets.at(heads[h].target);
+        for (int r = 0; r < part; ++r) {
+          const float* row = probs.data() + r * heads[h].classes;
+          predicted[h].push_back(static_cast<std::int32_t>(std::max_element(row, row + heads[h].classes) - row));
+          truth[h].push_back(labels[static_cast<std::size_t>(begin + r)]);
+        }
       }
     }
   }
@@ -377,7 +382,9 @@ TrainResult train(const TrainOptions& options) {
     while (step < total_steps) {
       auto batch = train_loader.next();
       if (!batch) break;
-      const StepResult r = strategy->step(view_of(*batch), static_cast<int>(batch->size()), step);
+      // Training batches are whole (drop_last): the global batch is options.batch rows, of which
+      // this process holds `rows`.
+      const StepResult r = strategy->step(view_of(*batch), options.batch, step);
       ++step;
       ++batch_index;
       ++steps_done;
@@ -453,6 +460,7 @@ TrainResult train(const TrainOptions& options) {
                                         {"measured_peak", memory.measured_peak}};
   result.steps = step;
   result.epochs = epoch;
+  result.lead = lead;
   metrics["result"] = {{"steps", step}, {"epochs", epoch}, {"seconds", seconds_since(run_start)}};
   if (lead && !options.metrics.empty()) write_json(options.metrics, metrics);
   if (strategy_options.trace) {

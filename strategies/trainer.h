@@ -49,6 +49,7 @@ struct TrainResult {
   double last_loss = 0;                 // mean training loss of the last epoch
   std::vector<EvalResult> last_eval;   // per head, on the validation split (empty without one)
   nlohmann::json metrics;              // what --metrics writes
+  bool lead = true;                    // this process is rank 0, the one that reports
 };
 
 TrainResult train(const TrainOptions& options);

@@ -1,0 +1,311 @@
+// Collectives of the communicators (strategies/comm.h) in the manner of nccl-tests: all-reduce,
+// reduce-scatter, all-gather and broadcast of S = 4 B .. 64 MiB, reported as time per call, algbw
+// and busbw, with every result checked against inputs whose exact result is known.
+//   bench_collectives [--ranks=N]               # `local`: N threads of this process (default 2)
+//   mpirun -np N bench_collectives              # `mpi`: the ranks of MPI_COMM_WORLD
+//   bench_collectives --comm=mpi|local          # force one (mpi with 1 rank works too)
+// Definitions (nccl-tests doc/PERFORMANCE.md): algbw = S / t with S the whole buffer (all-reduce,
+// broadcast) or the gathered buffer (reduce-scatter, all-gather); busbw = algbw * factor, the
+// bandwidth of the busiest link in an optimal ring, so it is comparable across rank counts:
+// all-reduce 2(n-1)/n, reduce-scatter and all-gather (n-1)/n, broadcast 1.
+// Timing: every iteration starts together (barrier) and counts the slowest rank (MAX), so all
+// ranks agree on the time and thus on Google Benchmark's iteration count; only rank 0 reports.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <barrier>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "bench/common.h"
+#include "core/error.h"
+#include "strategies/comm.h"
+
+#if PARBENCH_HAVE_MPI
+#include <mpi.h>
+#endif
+
+namespace {
+
+using namespace parbench;
+using strategies::Comm;
+using strategies::Reduction;
+using Clock = std::chrono::steady_clock;
+
+enum class Op { all_reduce, reduce_scatter, all_gather, broadcast };
+
+struct OpInfo {
+  Op op;
+  const char* name;
+};
+constexpr OpInfo kOps[] = {{Op::all_reduce, "all_reduce"},
+                           {Op::reduce_scatter, "reduce_scatter"},
+                           {Op::all_gather, "all_gather"},
+                           {Op::broadcast, "broadcast"}};
+
+double bus_factor(Op op, int ranks) {
+  const double n = ranks;
+  switch (op) {
+    case Op::all_reduce: return 2 * (n - 1) / n;
+    case Op::reduce_scatter:
+    case Op::all_gather: return (n - 1) / n;
+    case Op::broadcast: return 1;
+  }
+  return 1;
+}
+
+// How the ranks of one benchmark meet and agree on a time: threads (local) or processes (mpi).
+class Ranks {
+ public:
+  virtual ~Ranks() = default;
+  virtual Comm& comm(int thread_index) = 0;
+  virtual void start_together() = 0;
+  // The maximum over ranks of `seconds`; every rank gets the same value.
+  virtual double max_over_ranks(double seconds, int rank) = 0;
+  // True on every rank when `ok` is true on every rank.
+  virtual bool all_ok(bool ok, int rank) = 0;
+};
+
+// `local`: Google Benchmark runs the function on N threads (->Threads(N)), thread i being rank i.
+class LocalRanks final : public Ranks {
+ public:
+  explicit LocalRanks(int n)
+      : comms_(strategies::make_local_comms(n)), start_(n), done_(n, Reduce{this}),
+        seconds_(static_cast<std::size_t>(n)), ok_(static_cast<std::size_t>(n)) {}
+  Comm& comm(int thread_index) override { return *comms_[static_cast<std::size_t>(thread_index)]; }
+  void start_together() override { start_.arrive_and_wait(); }
+  double max_over_ranks(double seconds, int rank) override {
+    seconds_[static_cast<std::size_t>(rank)] = seconds;
+    done_.arrive_and_wait();  // the completion step computes max_ once every rank has written
+    return max_;
+  }
+  bool all_ok(bool ok, int rank) override {
+    ok_[static_cast<std::size_t>(rank)] = ok;
+    done_.arrive_and_wait();
+    return all_ok_;
+  }
+
+ private:
+  struct Reduce {
+    LocalRanks* self;
+    void operator()() noexcept {
+      self->max_ = *std::max_element(self->seconds_.begin(), self->seconds_.end());
+      self->all_ok_ = std::all_of(self->ok_.begin(), self->ok_.end(), [](char v) { return v != 0; });
+    }
+  };
+  std::vector<std::unique_ptr<Comm>> comms_;
+  std::barrier<> start_;
+  std::barrier<Reduce> done_;
+  std::vector<double> seconds_;
+  std::vector<char> ok_;
+  double max_ = 0;
+  bool all_ok_ = true;
+};
+
+#if PARBENCH_HAVE_MPI
+// `mpi`: one process per rank. The timing calls use MPI_COMM_WORLD from the main thread; the
+// communicator under test works on its own duplicate from its communication thread.
+class MpiRanks final : public Ranks {
+ public:
+  MpiRanks() : comm_(strategies::make_world_comm()) {}
+  Comm& comm(int) override { return *comm_; }
+  void start_together() override { MPI_Barrier(MPI_COMM_WORLD); }
+  double max_over_ranks(double seconds, int) override {
+    double max = 0;
+    MPI_Allreduce(&seconds, &max, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    return max;
+  }
+  bool all_ok(bool ok, int) override {
+    int mine = ok ? 1 : 0, all = 0;
+    MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    return all == 1;
+  }
+
+ private:
+  std::unique_ptr<Comm> comm_;
+};
+#endif
+
+std::unique_ptr<Ranks> g_ranks;
+
+void run_op(Comm& comm, Op op, std::vector<float>& data, const std::vector<std::size_t>& counts) {
+  switch (op) {
+    case Op::all_reduce: comm.all_reduce(data.data(), data.size(), Reduction::sum); break;
+    case Op::reduce_scatter: comm.reduce_scatter(data.data(), counts, Reduction::sum); break;
+    case Op::all_gather: comm.all_gather(data.data(), counts); break;
+    case Op::broadcast: comm.broadcast(data.data(), data.size(), 0); break;
+  }
+}
+
+// One call on inputs whose exact result is known (small integers): true when this rank's result
+// is right. Sums stay below 2^24, so they are exact in float.
+bool check_op(Comm& comm, Op op, std::vector<float>& data, const std::vector<std::size_t>& counts) {
+  const int rank = comm.rank();
+  const auto n = static_cast<float>(comm.size());
+  const auto offsets = strategies::part_offsets(counts);
+  auto value = [&](std::size_t i) { return static_cast<float>(i % 7 + 1); };
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    switch (op) {
+      case Op::all_reduce:
+      case Op::reduce_scatter: data[i] = static_cast<float>(rank + 1) * value(i); break;
+      case Op::all_gather: data[i] = static_cast<float>(rank * 1000) + value(i); break;
+      case Op::broadcast: data[i] = rank == 0 ? value(i) : -1.0f; break;
+    }
+  }
+  run_op(comm, op, data, counts);
+  const std::size_t mine_begin = offsets[static_cast<std::size_t>(rank)];
+  const std::size_t mine_end = offsets[static_cast<std::size_t>(rank) + 1];
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    float expected = 0;
+    switch (op) {
+      case Op::all_reduce: expected = n * (n + 1) / 2 * value(i); break;
+      case Op::reduce_scatter:
+        if (i < mine_begin || i >= mine_end) continue;
+        expected = n * (n + 1) / 2 * value(i);
+        break;
+      case Op::all_gather: {
+        const auto owner = std::upper_bound(offsets.begin(), offsets.end(), i) - offsets.begin() - 1;
+        expected = static_cast<float>(owner * 1000) + value(i);
+        break;
+      }
+      case Op::broadcast: expected = value(i); break;
+    }
+    if (data[i] != expected) return false;
+  }
+  return true;
+}
+
+// S bytes of `op` per iteration. The timed buffers hold zeros, so repeated sums stay zero.
+void BM_Collective(benchmark::State& state, Op op, std::size_t bytes) {
+  const int rank = state.thread_index();
+  Comm& comm = g_ranks->comm(rank);
+  const std::size_t count = bytes / sizeof(float);
+  const auto counts = strategies::even_parts(count, comm.size());
+  std::vector<float> data(count, 0.0f);
+  run_op(comm, op, data, counts);  // warm-up: first touch of the pages, the comm thread's caches
+
+  double total = 0;
+  for (auto _ : state) {
+    g_ranks->start_together();
+    const auto start = Clock::now();
+    run_op(comm, op, data, counts);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const double slowest = g_ranks->max_over_ranks(seconds, comm.rank());
+    state.SetIterationTime(slowest);
+    total += slowest;
+  }
+
+  const bool ok = g_ranks->all_ok(check_op(comm, op, data, counts), comm.rank());
+  if (!ok) {
+    state.SkipWithError(fmt::format("{} of {} bytes on {} ranks gave a wrong result", kOps[static_cast<int>(op)].name,
+                                    bytes, comm.size())
+                            .c_str());
+    return;
+  }
+  const double algbw = static_cast<double>(bytes) * static_cast<double>(state.iterations()) / total / 1e9;
+  // Every rank thread reports the same values: average them rather than sum (local runs N threads).
+  state.counters["bytes"] = benchmark::Counter(static_cast<double>(bytes), benchmark::Counter::kAvgThreads);
+  state.counters["algbw_GBps"] = benchmark::Counter(algbw, benchmark::Counter::kAvgThreads);
+  state.counters["busbw_GBps"] = benchmark::Counter(algbw * bus_factor(op, comm.size()), benchmark::Counter::kAvgThreads);
+}
+
+// Sizes 4 B, 16 B, ..., 64 MiB (x4).
+std::vector<std::size_t> sizes() {
+  std::vector<std::size_t> out;
+  for (std::size_t s = 4; s <= (std::size_t{64} << 20); s *= 4) out.push_back(s);
+  return out;
+}
+
+void register_benchmarks(const std::string& comm_name, int ranks, bool threads) {
+  for (const OpInfo& info : kOps) {
+    for (const std::size_t bytes : sizes()) {
+      const std::string name = fmt::format("{}/{}/ranks:{}/bytes:{}", info.name, comm_name, ranks, bytes);
+      auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_Collective, info.op, bytes)
+                    ->UseManualTime()
+                    ->Unit(benchmark::kMicrosecond);
+      if (threads) b->Threads(ranks);
+    }
+  }
+}
+
+// Removes --name=<text> from argv; returns the value or `fallback`.
+std::string take_text_flag(int& argc, char** argv, std::string_view name, std::string fallback) {
+  const std::string prefix = fmt::format("--{}=", name);
+  int out = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]).starts_with(prefix)) {
+      fallback = argv[i] + prefix.size();
+    } else {
+      argv[out++] = argv[i];
+    }
+  }
+  argc = out;
+  return fallback;
+}
+
+// Non-root ranks run every benchmark (they take part in the collectives) but report nothing.
+class SilentReporter final : public benchmark::BenchmarkReporter {
+ public:
+  bool ReportContext(const Context&) override { return true; }
+  void ReportRuns(const std::vector<Run>&) override {}
+};
+
+int run(int argc, char** argv) {
+  const std::string comm_name =
+      take_text_flag(argc, argv, "comm", strategies::launched_with_mpi() ? "mpi" : "local");
+  const long long local_ranks = bench::take_int_flag(argc, argv, "ranks", 2);
+  int rank = 0, ranks = 1;
+  if (comm_name == "local") {
+    if (local_ranks < 1 || local_ranks > 64) raise("--ranks={} must be in 1..64", local_ranks);
+    ranks = static_cast<int>(local_ranks);
+    g_ranks = std::make_unique<LocalRanks>(ranks);
+  } else if (comm_name == "mpi") {
+#if PARBENCH_HAVE_MPI
+    g_ranks = std::make_unique<MpiRanks>();
+    rank = g_ranks->comm(0).rank();
+    ranks = g_ranks->comm(0).size();
+#else
+    strategies::make_world_comm();  // throws, saying how to build with MPI
+#endif
+  } else {
+    raise("--comm={}: expected local or mpi", comm_name);
+  }
+  if (rank != 0) {
+    // Every rank would otherwise truncate and write the same --benchmark_out file.
+    take_text_flag(argc, argv, "benchmark_out", "");
+    take_text_flag(argc, argv, "benchmark_out_format", "");
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  bench::add_run_context();
+  benchmark::AddCustomContext("comm", comm_name);
+  benchmark::AddCustomContext("ranks", std::to_string(ranks));
+  register_benchmarks(comm_name, ranks, comm_name == "local");
+  if (rank == 0) {
+    benchmark::RunSpecifiedBenchmarks();
+  } else {
+    SilentReporter silent;
+    benchmark::RunSpecifiedBenchmarks(&silent);
+  }
+  benchmark::Shutdown();
+  g_ranks.reset();  // communicators end before MPI is finalised at exit
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const parbench::Error& error) {
+    fmt::print(stderr, "bench_collectives: {}\n", error.what());
+    return 1;
+  }
+}

@@ -1,0 +1,137 @@
+// What the in-process strategies `thread_pool` and `task_graph` share (design.md §4): N replicas of
+// the model in one process that all read replica 0's parameters but keep their own gradients,
+// activations and Backend (one BLAS thread each); the optimizer split into parts of the flat
+// buffer that update in parallel; and the sum over the replicas that synchronised BatchNorm calls.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <tbb/task.h>
+
+#include "strategies/strategy.h"
+
+namespace parbench::strategies {
+
+// [offset, offset + count) of the flat parameter (and gradient) buffer.
+struct FlatRange {
+  std::size_t offset = 0, count = 0;
+};
+
+// N replicas bound to one copy of the parameters: replica 0's. Each replica allocates activations
+// for `max_rows` rows (the largest shard).
+class SharedReplicas {
+ public:
+  SharedReplicas(const StrategyOptions& options, int max_rows);
+
+  int size() const { return static_cast<int>(replicas_.size()); }
+  models::Model& model(int replica) { return *replicas_[static_cast<std::size_t>(replica)].model; }
+  const models::Model& model(int replica) const { return *replicas_[static_cast<std::size_t>(replica)].model; }
+  kernels::Backend& backend(int replica) { return *replicas_[static_cast<std::size_t>(replica)].backend; }
+
+  // Replica 0's gradients in `range` += those of replicas 1..N-1, added one replica after another:
+  // every element is g0 + g1 + ... + g(N-1) in that order, whichever thread runs it and however the
+  // buffer is cut into ranges, so the result repeats bitwise. `backend` does the additions.
+  void reduce(FlatRange range, kernels::Backend& backend);
+
+  // The parameters and replica 0's BatchNorm buffers (m and v are the optimizer's).
+  FullState save();
+  // The parameters into the shared copy; the BatchNorm running statistics into every replica, so
+  // that all replicas continue from the same statistics.
+  void load(const FullState& state);
+
+ private:
+  struct Replica {
+    std::unique_ptr<kernels::Backend> backend;
+    std::unique_ptr<models::Model> model;
+  };
+  std::vector<Replica> replicas_;
+};
+
+// The optimizer over the whole flat buffer, as one models::Optimizer per part so that the parts
+// update in parallel. Adam and SGD are element-wise and clipping scales by one global factor, so the
+// parts together compute exactly what one optimizer over the whole buffer computes; m and v are
+// the parts' states side by side.
+class PartitionedOptimizer {
+ public:
+  PartitionedOptimizer(kernels::Backend& backend, const models::OptimizerConfig& config, std::vector<FlatRange> parts);
+
+  std::size_t parts() const { return parts_.size(); }
+  FlatRange range(std::size_t part) const { return parts_[part]; }
+  models::Optimizer& optimizer(std::size_t part) { return *optimizers_[part]; }
+  std::size_t state_floats() const;  // m and v of all parts
+
+  // Clipping with the global norm, then the update of one part of `parameters` (the whole flat
+  // buffer) from the same part of `gradients`; returns the learning rate.
+  float update(std::size_t part, float* parameters, float* gradients, double squared_norm, std::int64_t step);
+
+  // m and v of the whole buffer (empty for SGD) into `state`, and back.
+  void save(FullState& state);
+  void load(const FullState& state);
+
+ private:
+  kernels::Backend& backend_;
+  std::vector<FlatRange> parts_;
+  std::vector<std::unique_ptr<models::Optimizer>> optimizers_;
+};
+
+// The kernels::ReplicaSum of synchronised BatchNorm for N shards of one batch run in one process.
+// Each shard's call waits for the other shards' calls of the same round; the last to arrive adds
+// the N arrays element-wise in shard order 0..N-1 (so the sum repeats bitwise and is the same on
+// every shard) and hands the sum to all. A shard that fails calls fail(): every shard waiting, or
+// arriving later in the step, then throws that failure instead of waiting for a call that never
+// comes.
+class ShardSum {
+ public:
+  // How a shard waits for the others. `block`: the thread sleeps (one dedicated thread per shard,
+  // so all shards always run). `suspend`: the shard is a oneTBB task and suspends itself
+  // (tbb::task::suspend), which frees its thread for the other shards' tasks: no deadlock even
+  // when the arena has fewer threads than shards.
+  enum class Wait { block, suspend };
+
+  ShardSum(std::vector<kernels::Backend*> backends, Wait wait);
+  ShardSum(const ShardSum&) = delete;  // the functions point at this object
+  ShardSum& operator=(const ShardSum&) = delete;
+
+  // The function shard `shard` passes to forward_backward as `sync`.
+  const kernels::ReplicaSum& of(int shard) const { return functions_[static_cast<std::size_t>(shard)]; }
+  // Before each step: forgets the previous step's failure.
+  void reset();
+  void fail(std::exception_ptr error);
+  // Floats summed per shard since the last reset (the message sizes of the step's all-reduces).
+  std::size_t floats() const;
+  // Host scratch held for the sums.
+  std::size_t scratch_bytes() const;
+
+ private:
+  void sum(int shard, float* values, std::size_t n);
+  void wait_for_round(std::unique_lock<std::mutex>& lock, std::uint64_t round);
+  void release_waiters();  // with mutex_ held
+
+  std::vector<kernels::Backend*> backends_;
+  Wait wait_;
+  std::vector<kernels::ReplicaSum> functions_;
+  mutable std::mutex mutex_;
+  std::condition_variable released_;
+  std::vector<tbb::task::suspend_point> suspended_;
+  std::vector<float*> values_;      // per shard: this round's device array
+  std::vector<float> staging_;      // (N, n): the shards' arrays on the host
+  std::vector<float> total_;        // (n)
+  std::size_t count_ = 0;           // n of this round
+  std::size_t floats_ = 0;
+  int arrived_ = 0;
+  std::uint64_t round_ = 0;
+  std::exception_ptr failure_;
+};
+
+// Design.md §4's memory report of one of these strategies for worker 0: it holds the parameters
+// every replica reads, its own gradients and activations (its shard of `batch`), and the whole
+// optimizer state; the other workers hold gradients and activations of their own.
+MemoryReport shared_replica_memory(const SharedReplicas& replicas, const PartitionedOptimizer& optimizer,
+                                   const ShardSum& sums, int batch);
+
+}  // namespace parbench::strategies
