@@ -50,17 +50,6 @@ constexpr OpInfo kOps[] = {{Op::all_reduce, "all_reduce"},
                            {Op::all_gather, "all_gather"},
                            {Op::broadcast, "broadcast"}};
 
-double bus_factor(Op op, int ranks) {
-  const double n = ranks;
-  switch (op) {
-    case Op::all_reduce: return 2 * (n - 1) / n;
-    case Op::reduce_scatter:
-    case Op::all_gather: return (n - 1) / n;
-    case Op::broadcast: return 1;
-  }
-  return 1;
-}
-
 // How the ranks of one benchmark meet and agree on a time: threads (local) or processes (mpi).
 class Ranks {
  public:
@@ -213,7 +202,7 @@ void BM_Collective(benchmark::State& state, Op op, std::size_t bytes) {
   // Every rank thread reports the same values: average them rather than sum (local runs N threads).
   state.counters["bytes"] = benchmark::Counter(static_cast<double>(bytes), benchmark::Counter::kAvgThreads);
   state.counters["algbw_GBps"] = benchmark::Counter(algbw, benchmark::Counter::kAvgThreads);
-  state.counters["busbw_GBps"] = benchmark::Counter(algbw * bus_factor(op, comm.size()), benchmark::Counter::kAvgThreads);
+  state.counters["busbw_GBps"] = benchmark::Counter(algbw * strategies::bus_factor(kOps[static_cast<int>(op)].name, comm.size()), benchmark::Counter::kAvgThreads);
 }
 
 // Sizes 4 B, 16 B, ..., 64 MiB (x4).

@@ -3,7 +3,8 @@
 // and their bus bandwidth (nccl-tests definitions), and memory per worker (measured model state
 // next to design.md §4's prediction).
 //   bench_strategies [--workload=violence] [--batch=64] [--strategies=serial,thread_pool,...]
-//                    [--workers=1,2] [--stage=1] [--sync_bn=0|1] [google benchmark flags]
+//                    [--workers=1,2] [--stage=1] [--sync_bn=0|1] [--overlap=1|0] [--bucket_mb=25]
+//                    [google benchmark flags]
 //   mpirun -np N bench_strategies --strategies=ddp,zero [...]   # the multi-process strategies
 // In-process strategies (serial, thread_pool, task_graph, dp) run for every --workers value;
 // ddp and zero run under mpirun with the world size as the worker count. Under MPI every
@@ -34,6 +35,8 @@ struct Config {
   int batch = 64;
   int stage = 1;
   bool sync_bn = false;
+  bool overlap = true;
+  double bucket_mb = 25;
 };
 
 bool multi_process(const std::string& strategy) { return strategy == "ddp" || strategy == "zero"; }
@@ -57,6 +60,8 @@ strategies::StrategyOptions options_for(const Config& config, const std::string&
   o.max_batch = config.batch;
   o.sync_bn = config.sync_bn;
   o.stage = strategy == "zero" ? config.stage : 0;
+  o.overlap = config.overlap;
+  o.bucket_bytes = static_cast<std::size_t>(config.bucket_mb * (1 << 20));
   // A constant learning rate: the default cosine over total_steps = 1 would drop to min_lr at once.
   o.optimizer.schedule = "constant";
   return o;
@@ -129,6 +134,8 @@ int main(int argc, char** argv) {
   config.batch = static_cast<int>(bench::take_int_flag(argc, argv, "batch", config.batch));
   config.stage = static_cast<int>(bench::take_int_flag(argc, argv, "stage", config.stage));
   config.sync_bn = bench::take_int_flag(argc, argv, "sync_bn", 0) != 0;
+  config.overlap = bench::take_int_flag(argc, argv, "overlap", 1) != 0;
+  config.bucket_mb = std::stod(bench::take_string_flag(argc, argv, "bucket_mb", "25"));
   const auto names = split_list(bench::take_string_flag(argc, argv, "strategies", "serial,thread_pool,task_graph,dp"));
   std::vector<int> workers;
   for (const auto& w : split_list(bench::take_string_flag(argc, argv, "workers", "1,2"))) workers.push_back(std::stoi(w));
@@ -141,10 +148,13 @@ int main(int argc, char** argv) {
   bench::add_run_context();
   benchmark::AddCustomContext("workload", config.workload);
   benchmark::AddCustomContext("batch", std::to_string(config.batch));
+  benchmark::AddCustomContext("sync_bn", config.sync_bn ? "true" : "false");
+  benchmark::AddCustomContext("bucket_mb", std::to_string(config.bucket_mb));
   for (const auto& name : names) {
     if (multi_process(name) != mpi) continue;  // ddp/zero only under mpirun; the others only without
     for (const int n : mpi ? std::vector<int>{world->size()} : workers) {
-      std::string label = name + (name == "zero" ? std::to_string(config.stage) : "");
+      std::string label = name + (name == "zero" ? std::to_string(config.stage) : "") +
+                          (name == "ddp" && !config.overlap ? "_no_overlap" : "");
       benchmark::RegisterBenchmark(("strategy/" + config.workload + "/" + label + "/workers:" + std::to_string(n)).c_str(),
                                    [&config, name, n, timing = world.get()](benchmark::State& state) {
                                      BM_Strategy(state, config, name, n, timing);

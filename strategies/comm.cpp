@@ -17,6 +17,15 @@ std::vector<std::size_t> part_offsets(std::span<const std::size_t> counts) {
   return offsets;
 }
 
+double bus_factor(std::string_view kind, int n) {
+  const double ranks = n;
+  if (kind == "all_reduce") return 2 * (ranks - 1) / ranks;
+  if (kind == "reduce_scatter" || kind == "all_gather" || kind == "scatter") return (ranks - 1) / ranks;
+  if (kind == "broadcast" || kind == "reduce") return 1;
+  if (kind == "barrier") return 0;
+  raise("no bus bandwidth factor for collective '{}'", kind);
+}
+
 std::vector<std::size_t> even_parts(std::size_t n, int parts) {
   if (parts < 1) raise("cannot split {} items into {} parts", n, parts);
   const auto p = static_cast<std::size_t>(parts);

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace parbench::strategies {
@@ -85,6 +86,12 @@ class Comm {
   virtual std::map<std::string, CommCounters> counters() const = 0;
   virtual void reset_counters() = 0;
 };
+
+// nccl-tests' bus bandwidth factor (PERFORMANCE.md there) of an operation kind ("all_reduce",
+// "reduce_scatter", "all_gather", "broadcast", "reduce", "scatter", "barrier") over n ranks:
+// busBw = algBw * factor is the bandwidth of the busiest link of an optimal ring, comparable
+// across rank counts and with the hardware's link speed. 0 for a barrier (no payload).
+double bus_factor(std::string_view kind, int n);
 
 // Offsets of the parts of a reduce_scatter / all_gather buffer: (counts.size() + 1) values.
 std::vector<std::size_t> part_offsets(std::span<const std::size_t> counts);

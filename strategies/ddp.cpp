@@ -15,16 +15,6 @@ namespace parbench::strategies {
 
 namespace {
 
-// nccl-tests' bus bandwidth factor of an operation kind over n ranks (PERFORMANCE.md there):
-// the fraction of the message each rank's busiest link carries, so busBw compares to link speed.
-double bus_factor(const std::string& kind, int n) {
-  const double ranks = n;
-  if (kind == "all_reduce") return 2 * (ranks - 1) / ranks;
-  if (kind == "reduce_scatter" || kind == "all_gather") return (ranks - 1) / ranks;
-  if (kind == "broadcast" || kind == "reduce") return 1;
-  return 0;  // barrier: no payload
-}
-
 // A contiguous range of the flat gradient buffer holding the gradients of spans
 // first_span..last_span (forward order; backward reaches last_span first).
 struct Bucket {
@@ -103,13 +93,6 @@ class DistributedDataParallel final : public Strategy {
   }
   models::Model& model() override { return *model_; }
   kernels::Backend& backend() override { return *backend_; }
-  // Evaluation runs whole batches on each rank (the trainer's contract): the activations grow from
-  // this rank's shard to the full batch at the first evaluation, not before, so training-only runs
-  // stay at a shard.
-  models::Model& evaluation_model() override {
-    if (model_->max_batch() < options_.max_batch) model_->allocate(options_.max_batch);
-    return *model_;
-  }
 
   StepResult step(const models::BatchView& batch, int rows, std::int64_t step) override {
     if (rows > options_.max_batch) raise("a batch of {} rows exceeds --batch {}", rows, options_.max_batch);

@@ -7,85 +7,15 @@
 // optimizer. That serial master work is DataParallel's bottleneck; it is StepTimes.communication,
 // all of it exposed, since nothing overlaps it.
 #include <cmath>
-#include <condition_variable>
-#include <exception>
-#include <functional>
-#include <mutex>
-#include <thread>
 
 #include "core/check.h"
 #include "core/error.h"
 #include "strategies/replica.h"
+#include "strategies/thread_replicas.h"
 
 namespace parbench::strategies {
 
 namespace {
-
-// `count` persistent threads; run(job) calls job(worker) once on each and returns when all have.
-class WorkerThreads {
- public:
-  explicit WorkerThreads(int count) : errors_(static_cast<std::size_t>(count)) {
-    for (int w = 0; w < count; ++w) threads_.emplace_back([this, w] { loop(w); });
-  }
-  ~WorkerThreads() {
-    {
-      const std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    start_.notify_all();
-    for (auto& thread : threads_) thread.join();
-  }
-  WorkerThreads(const WorkerThreads&) = delete;
-  WorkerThreads& operator=(const WorkerThreads&) = delete;
-
-  // Rethrows the failure of the lowest-numbered worker that threw.
-  void run(const std::function<void(int)>& job) {
-    std::unique_lock lock(mutex_);
-    job_ = &job;
-    pending_ = threads_.size();
-    ++generation_;
-    start_.notify_all();
-    done_.wait(lock, [&] { return pending_ == 0; });
-    job_ = nullptr;
-    std::exception_ptr first;
-    for (auto& error : errors_) {
-      if (error && !first) first = error;
-      error = nullptr;
-    }
-    if (first) std::rethrow_exception(first);
-  }
-
- private:
-  void loop(int worker) {
-    std::uint64_t seen = 0;
-    for (;;) {
-      const std::function<void(int)>* job = nullptr;
-      {
-        std::unique_lock lock(mutex_);
-        start_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
-        job = job_;
-      }
-      try {
-        (*job)(worker);
-      } catch (...) {
-        errors_[static_cast<std::size_t>(worker)] = std::current_exception();  // read by run() after pending_ == 0
-      }
-      const std::lock_guard lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable start_, done_;
-  const std::function<void(int)>* job_ = nullptr;
-  std::uint64_t generation_ = 0;
-  std::size_t pending_ = 0;
-  bool stop_ = false;
-  std::vector<std::exception_ptr> errors_;
-  std::vector<std::thread> threads_;  // last: the threads start once everything above exists
-};
 
 // One "device": a whole model with its own buffers, and this step's shard of the batch in its own
 // input buffers (the scatter's destination).
@@ -201,7 +131,7 @@ class DataParallel final : public Strategy {
     const double synced = sync_bytes() - sync_bytes_before;
     const double n = static_cast<double>(replicas_.size());
     result.bytes += synced;
-    result.bus_bytes += synced * 2 * (n - 1) / n;  // nccl-tests all-reduce bus factor
+    result.bus_bytes += synced * bus_factor("all_reduce", static_cast<int>(n));
     for (const double loss : losses) result.loss_sum += loss;  // replica order: fixed
 
     const auto reduce = Clock::now();
@@ -265,7 +195,7 @@ class DataParallel final : public Strategy {
         replica.backend->copy(buffer.data(), source, count);
         replica.shard.inputs[name] = buffer.data();
         result.bytes += 4.0 * static_cast<double>(count);
-        result.bus_bytes += 4.0 * static_cast<double>(count) * (n - 1) / n;
+        result.bus_bytes += 4.0 * static_cast<double>(count) * bus_factor("scatter", static_cast<int>(n));
       }
       replica.backend->synchronize();
     }
@@ -282,9 +212,10 @@ class DataParallel final : public Strategy {
       if (buffers) replicas_[r].backend->copy(replica.buffer_data(), master.model->buffer_data(), buffers);
       replicas_[r].backend->synchronize();
     }
-    if (replicas_.size() > 1) {
+    const int size = static_cast<int>(replicas_.size());
+    if (size > 1) {
       result.bytes += 4.0 * static_cast<double>(params + buffers);
-      result.bus_bytes += 4.0 * static_cast<double>(params + buffers);
+      result.bus_bytes += 4.0 * static_cast<double>(params + buffers) * bus_factor("broadcast", size);
     }
   }
 
@@ -299,9 +230,10 @@ class DataParallel final : public Strategy {
       master.axpy(model().gradient_data(), 1.0f, reduce_staging_.data(), count);
     }
     master.synchronize();
-    if (replicas_.size() > 1) {
+    const int size = static_cast<int>(replicas_.size());
+    if (size > 1) {
       result.bytes += 4.0 * static_cast<double>(count);
-      result.bus_bytes += 4.0 * static_cast<double>(count);
+      result.bus_bytes += 4.0 * static_cast<double>(count) * bus_factor("reduce", size);
     }
   }
 

@@ -20,7 +20,7 @@ namespace parbench::strategies {
 // Seconds of one step on worker 0 (rank 0). compute + exposed_communication + optimizer is about
 // the step's wall time; communication - exposed_communication is what overlap hid.
 struct StepTimes {
-  double compute = 0;                // forward + backward (and, for dp, the master's reduction)
+  double compute = 0;                // forward + backward
   double communication = 0;          // collectives in total (on the communication thread)
   double exposed_communication = 0;  // time the worker was blocked waiting for collectives
   double optimizer = 0;              // norm, clipping and update

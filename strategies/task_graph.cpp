@@ -30,12 +30,6 @@ namespace {
 namespace flow = tbb::flow;
 using Node = flow::continue_node<flow::continue_msg>;
 
-std::vector<kernels::Backend*> backends_of(SharedReplicas& replicas) {
-  std::vector<kernels::Backend*> backends;
-  for (int r = 0; r < replicas.size(); ++r) backends.push_back(&replicas.backend(r));
-  return backends;
-}
-
 // The ranges of the update nodes: one per span (layer), a span larger than 1/N of the parameters
 // cut into pieces of at most that size, so that the N threads share the update even when one layer
 // holds most of the parameters (violence's first LSTM holds ~80%).
@@ -54,16 +48,13 @@ std::vector<FlatRange> update_ranges(const models::Model& model, int workers) {
   return ranges;
 }
 
-class TaskGraph final : public Strategy {
+class TaskGraph final : public SharedReplicaStrategy {
  public:
   explicit TaskGraph(const StrategyOptions& options)
-      : options_(options),
-        replicas_(options, batch_shards(options.max_batch, options.workers).front().size()),
-        optimizer_(replicas_.backend(0), options.optimizer, update_ranges(replicas_.model(0), options.workers)),
-        // Shards waiting for each other in a BatchNorm sum suspend their tasks: the arena's threads
-        // run the other shards meanwhile, so the sum cannot deadlock, even when fewer threads than
-        // shards join the arena (a 2-core machine gives an arena of 4 at most 2 threads).
-        sums_(backends_of(replicas_), ShardSum::Wait::suspend),
+      // Shards waiting for each other in a BatchNorm sum suspend their tasks: the arena's threads
+      // run the other shards meanwhile, so the sum cannot deadlock, even when fewer threads than
+      // shards join the arena (a 2-core machine gives an arena of 4 at most 2 threads).
+      : SharedReplicaStrategy(options, update_ranges, ShardSum::Wait::suspend),
         arena_(options.workers),
         losses_(static_cast<std::size_t>(options.workers)),
         shard_end_(static_cast<std::size_t>(options.workers)),
@@ -80,8 +71,6 @@ class TaskGraph final : public Strategy {
   }
 
   std::string name() const override { return "task_graph"; }
-  models::Model& model() override { return replicas_.model(0); }
-  kernels::Backend& backend() override { return replicas_.backend(0); }
 
   StepResult step(const models::BatchView& batch, int rows, std::int64_t step) override {
     if (rows > options_.max_batch) raise("a batch of {} rows exceeds --batch {}", rows, options_.max_batch);
@@ -120,36 +109,17 @@ class TaskGraph final : public Strategy {
     // Reductions still running after the last shard's backward were not hidden behind compute.
     result.times.exposed_communication = std::max(0.0, std::chrono::duration<double>(last_reduce - last_shard).count());
     result.times.optimizer = std::chrono::duration<double>(end - norm_begin_).count();
-    const double workers = static_cast<double>(options_.workers);
     const double synced = 4.0 * static_cast<double>(sums_.floats());
     result.bytes += synced;
-    result.bus_bytes += synced * 2 * (workers - 1) / workers;  // nccl-tests all-reduce bus factor
+    result.bus_bytes += synced * bus_factor("all_reduce", options_.workers);
     if (options_.workers > 1) {
       // Each span reduced onto replica 0: nccl-tests reduce, size = the gradients, bus factor 1.
       const double gradient_bytes = 4.0 * static_cast<double>(model().parameter_count());
       result.bytes += gradient_bytes;
-      result.bus_bytes += gradient_bytes;
+      result.bus_bytes += gradient_bytes * bus_factor("reduce", options_.workers);
     }
     return result;
   }
-
-  FullState state() override {
-    FullState s = replicas_.save();
-    optimizer_.save(s);
-    return s;
-  }
-
-  void load_state(const FullState& state) override {
-    replicas_.load(state);
-    optimizer_.load(state);
-  }
-
-  MemoryReport memory(int batch) const override { return shared_replica_memory(replicas_, optimizer_, sums_, batch); }
-
- protected:
-  // Strategy's default state()/load_state() would read this as the whole buffer's optimizer; both
-  // are overridden above, since the Adam state lives in the parts of optimizer_.
-  models::Optimizer& optimizer() override { return optimizer_.optimizer(0); }
 
  private:
   void build() {
@@ -242,10 +212,6 @@ class TaskGraph final : public Strategy {
     ++updates_;
   }
 
-  StrategyOptions options_;
-  SharedReplicas replicas_;
-  PartitionedOptimizer optimizer_;  // parts: update_ranges()
-  ShardSum sums_;
   tbb::task_arena arena_;  // concurrency N: one thread per worker when the machine has them
   // Every shard's backward reports each span here: one of the N messages its reduction waits for.
   const models::Model::GradientsReady ready_ = [this](std::size_t span) {

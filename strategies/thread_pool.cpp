@@ -5,11 +5,7 @@
 // global norm, each worker updates its chunk of the parameters. Three phases per step, each a run
 // of every worker, so a worker that fails ends the step with its message and no worker waits.
 #include <cmath>
-#include <condition_variable>
 #include <exception>
-#include <functional>
-#include <mutex>
-#include <thread>
 
 #include "core/error.h"
 #include "strategies/replica.h"
@@ -19,98 +15,21 @@ namespace parbench::strategies {
 
 namespace {
 
-// `count` persistent threads; run(job) calls job(worker) once on each and returns when all have.
-class WorkerThreads {
- public:
-  explicit WorkerThreads(int count) : errors_(static_cast<std::size_t>(count)) {
-    for (int w = 0; w < count; ++w) threads_.emplace_back([this, w] { loop(w); });
-  }
-  ~WorkerThreads() {
-    {
-      const std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    start_.notify_all();
-    for (auto& thread : threads_) thread.join();
-  }
-  WorkerThreads(const WorkerThreads&) = delete;
-  WorkerThreads& operator=(const WorkerThreads&) = delete;
-
-  // Rethrows the failure of the lowest-numbered worker that threw.
-  void run(const std::function<void(int)>& job) {
-    std::unique_lock lock(mutex_);
-    job_ = &job;
-    pending_ = threads_.size();
-    ++generation_;
-    start_.notify_all();
-    done_.wait(lock, [&] { return pending_ == 0; });
-    job_ = nullptr;
-    std::exception_ptr first;
-    for (auto& error : errors_) {
-      if (error && !first) first = error;
-      error = nullptr;
-    }
-    if (first) std::rethrow_exception(first);
-  }
-
- private:
-  void loop(int worker) {
-    std::uint64_t seen = 0;
-    for (;;) {
-      const std::function<void(int)>* job = nullptr;
-      {
-        std::unique_lock lock(mutex_);
-        start_.wait(lock, [&] { return stop_ || generation_ != seen; });
-        if (stop_) return;
-        seen = generation_;
-        job = job_;
-      }
-      try {
-        (*job)(worker);
-      } catch (...) {
-        errors_[static_cast<std::size_t>(worker)] = std::current_exception();  // read by run() after pending_ == 0
-      }
-      const std::lock_guard lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable start_, done_;
-  const std::function<void(int)>* job_ = nullptr;
-  std::uint64_t generation_ = 0;
-  std::size_t pending_ = 0;
-  bool stop_ = false;
-  std::vector<std::exception_ptr> errors_;
-  std::vector<std::thread> threads_;  // last: the threads start once everything above exists
-};
-
-std::vector<kernels::Backend*> backends_of(SharedReplicas& replicas) {
-  std::vector<kernels::Backend*> backends;
-  for (int r = 0; r < replicas.size(); ++r) backends.push_back(&replicas.backend(r));
-  return backends;
-}
-
-// The flat buffer of `count` floats in `workers` contiguous chunks: worker w reduces and updates
-// chunk w.
-std::vector<FlatRange> chunks(std::size_t count, int workers) {
+// The flat buffer of `model` in `workers` contiguous chunks: worker w reduces and updates chunk w.
+std::vector<FlatRange> chunks(const models::Model& model, int workers) {
   std::vector<FlatRange> ranges;
   std::size_t offset = 0;
-  for (const std::size_t size : even_parts(count, workers)) {
+  for (const std::size_t size : even_parts(model.parameter_count(), workers)) {
     ranges.push_back({offset, size});
     offset += size;
   }
   return ranges;
 }
 
-class ThreadPool final : public Strategy {
+class ThreadPool final : public SharedReplicaStrategy {
  public:
   explicit ThreadPool(const StrategyOptions& options)
-      : options_(options),
-        replicas_(options, batch_shards(options.max_batch, options.workers).front().size()),
-        optimizer_(replicas_.backend(0), options.optimizer,
-                   chunks(replicas_.model(0).parameter_count(), options.workers)),
-        sums_(backends_of(replicas_), ShardSum::Wait::block),
+      : SharedReplicaStrategy(options, chunks, ShardSum::Wait::block),
         losses_(static_cast<std::size_t>(options.workers)),
         rates_(static_cast<std::size_t>(options.workers)),
         workers_(options.workers) {
@@ -122,8 +41,6 @@ class ThreadPool final : public Strategy {
   }
 
   std::string name() const override { return "thread_pool"; }
-  models::Model& model() override { return replicas_.model(0); }
-  kernels::Backend& backend() override { return replicas_.backend(0); }
 
   StepResult step(const models::BatchView& batch, int rows, std::int64_t step) override {
     if (rows > options_.max_batch) raise("a batch of {} rows exceeds --batch {}", rows, options_.max_batch);
@@ -154,10 +71,9 @@ class ThreadPool final : public Strategy {
     });
     result.times.compute = seconds_since(compute);
     for (const double loss : losses_) result.loss_sum += loss;  // shard order: fixed
-    const double workers = static_cast<double>(n);
     const double synced = 4.0 * static_cast<double>(sums_.floats());
     result.bytes += synced;
-    result.bus_bytes += synced * 2 * (workers - 1) / workers;  // nccl-tests all-reduce bus factor
+    result.bus_bytes += synced * bus_factor("all_reduce", n);
 
     // Worker w sums chunk w over the replicas: a reduce-scatter onto replica 0's buffer (nccl-tests
     // size = the gradients, bus factor (n - 1) / n). Nothing overlaps it: all of it is exposed.
@@ -169,7 +85,7 @@ class ThreadPool final : public Strategy {
       });
       const double gradient_bytes = 4.0 * static_cast<double>(model().parameter_count());
       result.bytes += gradient_bytes;
-      result.bus_bytes += gradient_bytes * (workers - 1) / workers;
+      result.bus_bytes += gradient_bytes * bus_factor("reduce_scatter", n);
     }
     result.times.communication = seconds_since(reduce);
     result.times.exposed_communication = result.times.communication;
@@ -193,29 +109,7 @@ class ThreadPool final : public Strategy {
     return result;
   }
 
-  FullState state() override {
-    FullState s = replicas_.save();
-    optimizer_.save(s);
-    return s;
-  }
-
-  void load_state(const FullState& state) override {
-    replicas_.load(state);
-    optimizer_.load(state);
-  }
-
-  MemoryReport memory(int batch) const override { return shared_replica_memory(replicas_, optimizer_, sums_, batch); }
-
- protected:
-  // Strategy's default state()/load_state() would read this as the whole buffer's optimizer; both
-  // are overridden above, since the Adam state lives in the parts of optimizer_.
-  models::Optimizer& optimizer() override { return optimizer_.optimizer(0); }
-
  private:
-  StrategyOptions options_;
-  SharedReplicas replicas_;
-  PartitionedOptimizer optimizer_;  // part w: chunk w of the flat buffer
-  ShardSum sums_;
   std::vector<double> losses_;  // per worker: its shard's loss sum
   std::vector<float> rates_;    // per worker: the learning rate its update used
   WorkerThreads workers_;       // last: destroyed (joined) first

@@ -1,5 +1,5 @@
-// Replicas sharing one parameter copy, the partitioned optimizer and the BatchNorm shard sum of the
-// in-process strategies.
+// The worker threads, replicas sharing one parameter copy, the partitioned optimizer, the BatchNorm
+// shard sum and the strategy over them, of the in-process strategies.
 #include "strategies/thread_replicas.h"
 
 #include "core/check.h"
@@ -7,6 +7,58 @@
 #include "strategies/replica.h"
 
 namespace parbench::strategies {
+
+WorkerThreads::WorkerThreads(int count) : errors_(static_cast<std::size_t>(count)) {
+  for (int w = 0; w < count; ++w) threads_.emplace_back([this, w] { loop(w); });
+}
+
+WorkerThreads::~WorkerThreads() {
+  {
+    const std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  start_.notify_all();
+  for (auto& thread : threads_) thread.join();
+}
+
+void WorkerThreads::run(const std::function<void(int)>& job) {
+  std::unique_lock lock(mutex_);
+  job_ = &job;
+  pending_ = threads_.size();
+  ++generation_;
+  start_.notify_all();
+  done_.wait(lock, [&] { return pending_ == 0; });
+  job_ = nullptr;
+  std::exception_ptr first;
+  for (auto& error : errors_) {
+    if (error && !first) first = error;
+    error = nullptr;
+  }
+  if (first) std::rethrow_exception(first);
+}
+
+void WorkerThreads::loop(int worker) {
+  std::uint64_t seen = 0;
+  for (;;) {
+    const std::function<void(int)>* job = nullptr;
+    {
+      std::unique_lock lock(mutex_);
+      start_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      job = job_;
+    }
+    try {
+      (*job)(worker);
+    } catch (...) {
+      errors_[static_cast<std::size_t>(worker)] = std::current_exception();  // read by run() after pending_ == 0
+    }
+    const std::lock_guard lock(mutex_);
+    if (--pending_ == 0) done_.notify_one();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 SharedReplicas::SharedReplicas(const StrategyOptions& options, int max_rows) {
   for (int r = 0; r < options.workers; ++r) {
@@ -197,18 +249,45 @@ void ShardSum::release_waiters() {
 
 // ---------------------------------------------------------------------------------------------
 
-MemoryReport shared_replica_memory(const SharedReplicas& replicas, const PartitionedOptimizer& optimizer,
-                                   const ShardSum& sums, int batch) {
-  const models::Model& first = replicas.model(0);
+namespace {
+
+// The ShardSum's shards: replica r's Backend is shard r's.
+std::vector<kernels::Backend*> backends_of(SharedReplicas& replicas) {
+  std::vector<kernels::Backend*> backends;
+  for (int r = 0; r < replicas.size(); ++r) backends.push_back(&replicas.backend(r));
+  return backends;
+}
+
+}  // namespace
+
+SharedReplicaStrategy::SharedReplicaStrategy(const StrategyOptions& options, Parts parts, ShardSum::Wait wait)
+    : options_(options),
+      replicas_(options, batch_shards(options.max_batch, options.workers).front().size()),
+      optimizer_(replicas_.backend(0), options.optimizer, parts(replicas_.model(0), options.workers)),
+      sums_(backends_of(replicas_), wait) {}
+
+FullState SharedReplicaStrategy::state() {
+  FullState s = replicas_.save();
+  optimizer_.save(s);
+  return s;
+}
+
+void SharedReplicaStrategy::load_state(const FullState& state) {
+  replicas_.load(state);
+  optimizer_.load(state);
+}
+
+MemoryReport SharedReplicaStrategy::memory(int batch) const {
+  const models::Model& first = replicas_.model(0);
   const double p = static_cast<double>(first.parameter_count());
   MemoryReport report;
   report.parameters = 4 * p;
   report.gradients = 4 * p;
-  report.optimizer_state = 4.0 * static_cast<double>(optimizer.state_floats());
+  report.optimizer_state = 4.0 * static_cast<double>(optimizer_.state_floats());
   report.activations = 4.0 * static_cast<double>(first.activation_floats_per_sample()) *
-                       batch_shards(batch, replicas.size()).front().size();
-  report.communication = static_cast<double>(sums.scratch_bytes());
-  report.predicted_model_state = replicated_model_state_bytes(p, optimizer.state_floats() ? 2 : 0);
+                       batch_shards(batch, replicas_.size()).front().size();
+  report.communication = static_cast<double>(sums_.scratch_bytes());
+  report.predicted_model_state = replicated_model_state_bytes(p, optimizer_.state_floats() ? 2 : 0);
   report.measured_peak = peak_resident_bytes();
   return report;
 }

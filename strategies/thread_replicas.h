@@ -1,14 +1,19 @@
-// What the in-process strategies `thread_pool` and `task_graph` share (design.md §4): N replicas of
-// the model in one process that all read replica 0's parameters but keep their own gradients,
-// activations and Backend (one BLAS thread each); the optimizer split into parts of the flat
-// buffer that update in parallel; and the sum over the replicas that synchronised BatchNorm calls.
+// What the in-process strategies share (design.md §4). `dp`, `thread_pool` and `task_graph`: N
+// replicas run by worker threads in one process. `thread_pool` and `task_graph`: N replicas of the
+// model that all read replica 0's parameters but keep their own gradients, activations and Backend
+// (one BLAS thread each); the optimizer split into parts of the flat buffer that update in
+// parallel; the sum over the replicas that synchronised BatchNorm calls; and the Strategy built
+// from these three.
 #pragma once
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <tbb/task.h>
@@ -16,6 +21,30 @@
 #include "strategies/strategy.h"
 
 namespace parbench::strategies {
+
+// `count` persistent threads; run(job) calls job(worker) once on each and returns when all have.
+class WorkerThreads {
+ public:
+  explicit WorkerThreads(int count);
+  ~WorkerThreads();
+  WorkerThreads(const WorkerThreads&) = delete;
+  WorkerThreads& operator=(const WorkerThreads&) = delete;
+
+  // Rethrows the failure of the lowest-numbered worker that threw.
+  void run(const std::function<void(int)>& job);
+
+ private:
+  void loop(int worker);
+
+  std::mutex mutex_;
+  std::condition_variable start_, done_;
+  const std::function<void(int)>* job_ = nullptr;
+  std::uint64_t generation_ = 0;
+  std::size_t pending_ = 0;
+  bool stop_ = false;
+  std::vector<std::exception_ptr> errors_;
+  std::vector<std::thread> threads_;  // last: the threads start once everything above exists
+};
 
 // [offset, offset + count) of the flat parameter (and gradient) buffer.
 struct FlatRange {
@@ -128,10 +157,38 @@ class ShardSum {
   std::exception_ptr failure_;
 };
 
-// Design.md §4's memory report of one of these strategies for worker 0: it holds the parameters
-// every replica reads, its own gradients and activations (its shard of `batch`), and the whole
-// optimizer state; the other workers hold gradients and activations of their own.
-MemoryReport shared_replica_memory(const SharedReplicas& replicas, const PartitionedOptimizer& optimizer,
-                                   const ShardSum& sums, int batch);
+// A strategy over SharedReplicas (thread_pool, task_graph): the replicas of its workers, its
+// PartitionedOptimizer and its ShardSum, and the state, memory and model it reports from them. The
+// subclass runs the steps.
+class SharedReplicaStrategy : public Strategy {
+ public:
+  models::Model& model() override { return replicas_.model(0); }
+  kernels::Backend& backend() override { return replicas_.backend(0); }
+  // The replicas' parameters and BatchNorm buffers with the optimizer parts' m and v, and back.
+  FullState state() override;
+  void load_state(const FullState& state) override;
+  // Design.md §4's memory report for worker 0: it holds the parameters every replica reads, its
+  // own gradients and activations (its shard of `batch`), and the whole optimizer state; the other
+  // workers hold gradients and activations of their own.
+  MemoryReport memory(int batch) const override;
+
+ protected:
+  // The optimizer's parts of `model`'s flat buffer for `workers` workers.
+  using Parts = std::vector<FlatRange> (*)(const models::Model& model, int workers);
+
+  // options.workers replicas, each with activations for the largest shard of options.max_batch;
+  // the optimizer in parts(replica 0's model, options.workers); the shards of a BatchNorm sum wait
+  // as `wait` says.
+  SharedReplicaStrategy(const StrategyOptions& options, Parts parts, ShardSum::Wait wait);
+
+  // Strategy's default state()/load_state() would read this as the whole buffer's optimizer; both
+  // are overridden above, since the Adam state lives in the parts of optimizer_.
+  models::Optimizer& optimizer() override { return optimizer_.optimizer(0); }
+
+  StrategyOptions options_;
+  SharedReplicas replicas_;
+  PartitionedOptimizer optimizer_;
+  ShardSum sums_;
+};
 
 }  // namespace parbench::strategies

@@ -28,16 +28,6 @@ using models::UnitEvent;
 
 constexpr std::size_t kNone = std::size_t(-1);
 
-// nccl-tests' bus bandwidth factors (busBw = algBw * factor): the share of the message that
-// crosses each rank's link in a ring.
-double bus_factor(const std::string& kind, int n) {
-  const double ranks = n;
-  if (kind == "all_reduce") return 2.0 * (ranks - 1) / ranks;
-  if (kind == "reduce_scatter" || kind == "all_gather") return (ranks - 1) / ranks;
-  if (kind == "broadcast" || kind == "reduce") return 1.0;
-  return 0.0;
-}
-
 // A contiguous range of the flat parameter buffer split over the G ranks of a shard group: rank
 // q's part is counts[q] floats at offset + counts[0] + ... + counts[q - 1]. A rank's shard is the
 // concatenation of its parts of a list of blocks, in order.
