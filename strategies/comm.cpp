@@ -22,7 +22,7 @@ double bus_factor(std::string_view kind, int n) {
   if (kind == "all_reduce") return 2 * (ranks - 1) / ranks;
   if (kind == "reduce_scatter" || kind == "all_gather" || kind == "scatter") return (ranks - 1) / ranks;
   if (kind == "broadcast" || kind == "reduce") return 1;
-  if (kind == "barrier") return 0;
+  if (kind == "barrier" || kind == "split") return 0;  // no payload
   raise("no bus bandwidth factor for collective '{}'", kind);
 }
 

@@ -88,9 +88,9 @@ class Comm {
 };
 
 // nccl-tests' bus bandwidth factor (PERFORMANCE.md there) of an operation kind ("all_reduce",
-// "reduce_scatter", "all_gather", "broadcast", "reduce", "scatter", "barrier") over n ranks:
+// "reduce_scatter", "all_gather", "broadcast", "reduce", "scatter", "barrier", "split") over n ranks:
 // busBw = algBw * factor is the bandwidth of the busiest link of an optimal ring, comparable
-// across rank counts and with the hardware's link speed. 0 for a barrier (no payload).
+// across rank counts and with the hardware's link speed. 0 for a barrier or split (no payload).
 double bus_factor(std::string_view kind, int n);
 
 // Offsets of the parts of a reduce_scatter / all_gather buffer: (counts.size() + 1) values.

@@ -39,11 +39,8 @@ std::vector<FlatRange> update_ranges(const models::Model& model, int workers) {
   std::vector<FlatRange> ranges;
   for (const models::LayerSpan& span : model.spans()) {
     const std::size_t pieces = (span.count + largest - 1) / largest;
-    std::size_t offset = span.offset;
-    for (const std::size_t size : even_parts(span.count, static_cast<int>(pieces))) {
-      ranges.push_back({offset, size});
-      offset += size;
-    }
+    const std::vector<FlatRange> cut = split_evenly({span.offset, span.count}, static_cast<int>(pieces));
+    ranges.insert(ranges.end(), cut.begin(), cut.end());
   }
   return ranges;
 }

@@ -17,13 +17,7 @@ namespace {
 
 // The flat buffer of `model` in `workers` contiguous chunks: worker w reduces and updates chunk w.
 std::vector<FlatRange> chunks(const models::Model& model, int workers) {
-  std::vector<FlatRange> ranges;
-  std::size_t offset = 0;
-  for (const std::size_t size : even_parts(model.parameter_count(), workers)) {
-    ranges.push_back({offset, size});
-    offset += size;
-  }
-  return ranges;
+  return split_evenly({0, model.parameter_count()}, workers);
 }
 
 class ThreadPool final : public SharedReplicaStrategy {

@@ -60,6 +60,16 @@ void WorkerThreads::loop(int worker) {
 
 // ---------------------------------------------------------------------------------------------
 
+std::vector<FlatRange> split_evenly(FlatRange range, int parts) {
+  std::vector<FlatRange> ranges;
+  std::size_t offset = range.offset;
+  for (const std::size_t size : even_parts(range.count, parts)) {
+    ranges.push_back({offset, size});
+    offset += size;
+  }
+  return ranges;
+}
+
 SharedReplicas::SharedReplicas(const StrategyOptions& options, int max_rows) {
   for (int r = 0; r < options.workers; ++r) {
     Replica& replica = replicas_.emplace_back();

@@ -51,6 +51,9 @@ struct FlatRange {
   std::size_t offset = 0, count = 0;
 };
 
+// `range` cut into `parts` contiguous ranges of the sizes even_parts gives, in order.
+std::vector<FlatRange> split_evenly(FlatRange range, int parts);
+
 // N replicas bound to one copy of the parameters: replica 0's. Each replica allocates activations
 // for `max_rows` rows (the largest shard).
 class SharedReplicas {

@@ -7,11 +7,8 @@
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
 
-#include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
-#include <map>
 #include <thread>
 
 #include "strategies/replica.h"
@@ -23,83 +20,23 @@ namespace {
 
 using namespace parbench;
 using strategies::FullState;
+using test::expect_bitwise_equal;
+using test::expect_close_to_serial;
 using test::run_steps;
 using test::small_options;
 
 constexpr int kBatch = 7;  // uneven over 2, 3 and 4 workers (N = 4: one shard of one row)
 constexpr int kSteps = 3;
 
-// Serial versus N shards differ only in summation order: each gradient element is a sum over the
-// batch's rows, which sharding splits into per-shard partial sums added afterwards, and --sync-bn
-// sums the BatchNorm statistics the same way: gradients differ by float rounding. Adam's update
-// lr * m / (sqrt(v) + eps) amplifies that rounding without bound where |g| is near eps (with the
-// workloads' eps = 1e-7 about 1% of violence's gradients are below it, and their updates follow
-// the rounding noise), so, as the dp/ddp tests do, the comparison uses eps = 1e-3, where the update
-// is Lipschitz in g, and measures each state against its own scale: parameters against serial's
-// largest change over the steps (~3 lr), m and v against their largest element, BatchNorm buffers
-// against their largest change. The bound is 3e-3 of that scale (we measure at most 1.8e-4, printed by the
-// test), while a wrong weighting or a lost shard changes updates by O(lr), i.e. O(0.3) of it.
-constexpr float kEps = 1e-3f;
-constexpr double kTolerance = 3e-3;
-
-strategies::StrategyOptions options_for(const std::string& workload, int workers) {
-  auto options = small_options(workload, workers, kBatch);
-  options.optimizer.eps = kEps;
-  return options;
-}
-
-const test::RunResult& serial_run(const std::string& workload, int steps) {
-  static std::map<std::pair<std::string, int>, test::RunResult> runs;
-  const auto key = std::make_pair(workload, steps);
-  auto found = runs.find(key);
-  if (found == runs.end()) {
-    found = runs.emplace(key, run_steps("serial", options_for(workload, 1), kBatch, steps)).first;
-  }
-  return found->second;
-}
-
-// max |a - b| / max |b - origin|: the largest difference in units of the largest change that the
-// reference b made (origin empty: in units of b's largest element).
-double difference_in_scale(const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& origin) {
-  if (a.size() != b.size()) return INFINITY;
-  double worst = 0, scale = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    worst = std::max(worst, std::abs(static_cast<double>(a[i]) - b[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(b[i]) - (origin.empty() ? 0.0f : origin[i])));
-  }
-  return worst / scale;
-}
-
-// The state after `steps` steps of `strategy` against serial's.
-void expect_close_to_serial(const std::string& label, const FullState& run, const FullState& serial,
-                            const FullState& origin) {
-  const double parameters = difference_in_scale(run.parameters, serial.parameters, origin.parameters);
-  const double buffers = difference_in_scale(run.buffers, serial.buffers, origin.buffers);
-  const double m = difference_in_scale(run.m, serial.m, {});
-  const double v = difference_in_scale(run.v, serial.v, {});
-  std::printf("%s: largest difference / scale: parameters %.2e buffers %.2e m %.2e v %.2e\n", label.c_str(),
-              parameters, buffers, m, v);
-  EXPECT_LT(parameters, kTolerance);
-  EXPECT_LT(buffers, kTolerance);
-  EXPECT_LT(m, kTolerance);
-  EXPECT_LT(v, kTolerance);
-}
-
-void expect_bitwise_equal(const FullState& a, const FullState& b) {
-  EXPECT_EQ(a.parameters, b.parameters);
-  EXPECT_EQ(a.buffers, b.buffers);
-  EXPECT_EQ(a.m, b.m);
-  EXPECT_EQ(a.v, b.v);
-}
-
 const std::vector<std::string> kStrategies = {"thread_pool", "task_graph"};
 
+// N > 1: with Adam's eps = 1e-3, within 3e-3 of each state's scale (strategy_test_util.h says why).
 class ThreadsMatchSerial : public testing::TestWithParam<std::tuple<std::string, std::string, int>> {};
 
 TEST_P(ThreadsMatchSerial, AfterThreeAdamStepsOnUnevenBatches) {
   const auto& [strategy, workload, workers] = GetParam();
-  const test::RunResult& serial = serial_run(workload, kSteps);
-  const test::RunResult run = run_steps(strategy, options_for(workload, workers), kBatch, kSteps);
+  const test::RunResult& serial = test::serial_run(workload, kBatch, kSteps);
+  const test::RunResult run = run_steps(strategy, test::compare_options(workload, workers, kBatch), kBatch, kSteps);
   ASSERT_EQ(run.steps.size(), serial.steps.size());
   if (workers == 1) {
     // One worker is serial's computation: the same kernels on the same rows in the same order
@@ -113,16 +50,8 @@ TEST_P(ThreadsMatchSerial, AfterThreeAdamStepsOnUnevenBatches) {
     return;
   }
   expect_close_to_serial(strategy + " " + workload + " N=" + std::to_string(workers), run.state, serial.state,
-                         serial_run(workload, 0).state);
-  for (std::size_t s = 0; s < run.steps.size(); ++s) {
-    // Step 0 starts from the same parameters: rounding only. Later steps start from parameters
-    // that differ as bounded above.
-    const double relative = s == 0 ? 1e-5 : 1e-3;
-    EXPECT_EQ(run.steps[s].samples, kBatch);
-    EXPECT_NEAR(run.steps[s].loss_sum, serial.steps[s].loss_sum, relative * std::abs(serial.steps[s].loss_sum));
-    EXPECT_NEAR(run.steps[s].grad_norm, serial.steps[s].grad_norm, relative * serial.steps[s].grad_norm);
-    EXPECT_EQ(run.steps[s].lr, serial.steps[s].lr);
-  }
+                         test::serial_run(workload, kBatch, 0).state);
+  test::expect_steps_close_to_serial(run.steps, serial.steps, kBatch);
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, ThreadsMatchSerial,
@@ -176,13 +105,13 @@ TEST_P(InProcessStrategy, FailedStepThrowsAndTheNextStepRuns) {
 // training continues from it as serial does.
 TEST_P(InProcessStrategy, LoadStateRoundTripsAndContinuesLikeSerial) {
   const std::string workload = "violence";
-  const FullState& trained = serial_run(workload, kSteps).state;
-  auto serial = strategies::make_strategy("serial", options_for(workload, 1));
-  auto threads = strategies::make_strategy(GetParam(), options_for(workload, 3));
+  const FullState& trained = test::serial_run(workload, kBatch, kSteps).state;
+  auto serial = strategies::make_strategy("serial", test::compare_options(workload, 1, kBatch));
+  auto threads = strategies::make_strategy(GetParam(), test::compare_options(workload, 3, kBatch));
   serial->load_state(trained);
   threads->load_state(trained);
   expect_bitwise_equal(threads->state(), trained);
-  const test::HostBatch batch = test::random_batch(options_for(workload, 1), kBatch, 7);
+  const test::HostBatch batch = test::random_batch(test::compare_options(workload, 1, kBatch), kBatch, 7);
   serial->step(batch.view(), kBatch, kSteps);
   threads->step(batch.view(), kBatch, kSteps);
   expect_close_to_serial(GetParam() + " resumed", threads->state(), serial->state(), trained);

@@ -6,7 +6,6 @@
 
 #include <fstream>
 #include <set>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -54,25 +53,12 @@ strategies::TrainOptions options_for(const std::string& workload, const std::fil
 // returns rank 0's result.
 strategies::TrainResult train_with(strategies::TrainOptions o) {
   if (!test::runs_as_ranks(o.strategy_name)) return strategies::train(o);
-  auto comms = strategies::make_local_comms(o.strategy.workers);
-  std::vector<strategies::TrainResult> results(comms.size());
-  std::vector<std::exception_ptr> errors(comms.size());
-  std::vector<std::thread> ranks;
-  for (std::size_t r = 0; r < comms.size(); ++r) {
-    ranks.emplace_back([&, r] {
-      try {
-        strategies::TrainOptions mine = o;
-        mine.strategy.comm = std::shared_ptr<strategies::Comm>(std::move(comms[r]));
-        results[r] = strategies::train(mine);
-      } catch (...) {
-        errors[r] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : ranks) t.join();
-  for (const auto& e : errors) {
-    if (e) std::rethrow_exception(e);
-  }
+  std::vector<strategies::TrainResult> results(static_cast<std::size_t>(o.strategy.workers));
+  test::on_local_ranks(o.strategy.workers, [&](int rank, std::shared_ptr<strategies::Comm> comm) {
+    strategies::TrainOptions mine = o;
+    mine.strategy.comm = std::move(comm);
+    results[static_cast<std::size_t>(rank)] = strategies::train(mine);
+  });
   return results[0];
 }
 
