@@ -225,30 +225,9 @@ void register_benchmarks(const std::string& comm_name, int ranks, bool threads) 
 }
 
 // Removes --name=<text> from argv; returns the value or `fallback`.
-std::string take_text_flag(int& argc, char** argv, std::string_view name, std::string fallback) {
-  const std::string prefix = fmt::format("--{}=", name);
-  int out = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]).starts_with(prefix)) {
-      fallback = argv[i] + prefix.size();
-    } else {
-      argv[out++] = argv[i];
-    }
-  }
-  argc = out;
-  return fallback;
-}
-
-// Non-root ranks run every benchmark (they take part in the collectives) but report nothing.
-class SilentReporter final : public benchmark::BenchmarkReporter {
- public:
-  bool ReportContext(const Context&) override { return true; }
-  void ReportRuns(const std::vector<Run>&) override {}
-};
-
 int run(int argc, char** argv) {
   const std::string comm_name =
-      take_text_flag(argc, argv, "comm", strategies::launched_with_mpi() ? "mpi" : "local");
+      bench::take_string_flag(argc, argv, "comm", strategies::launched_with_mpi() ? "mpi" : "local");
   const long long local_ranks = bench::take_int_flag(argc, argv, "ranks", 2);
   int rank = 0, ranks = 1;
   if (comm_name == "local") {
@@ -268,8 +247,8 @@ int run(int argc, char** argv) {
   }
   if (rank != 0) {
     // Every rank would otherwise truncate and write the same --benchmark_out file.
-    take_text_flag(argc, argv, "benchmark_out", "");
-    take_text_flag(argc, argv, "benchmark_out_format", "");
+    bench::take_string_flag(argc, argv, "benchmark_out", "");
+    bench::take_string_flag(argc, argv, "benchmark_out_format", "");
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
@@ -280,7 +259,7 @@ int run(int argc, char** argv) {
   if (rank == 0) {
     benchmark::RunSpecifiedBenchmarks();
   } else {
-    SilentReporter silent;
+    bench::SilentReporter silent;
     benchmark::RunSpecifiedBenchmarks(&silent);
   }
   benchmark::Shutdown();

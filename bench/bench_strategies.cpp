@@ -6,8 +6,9 @@
 //                    [--workers=1,2] [--stage=1] [--sync_bn=0|1] [--overlap=1|0] [--bucket_mb=25]
 //                    [google benchmark flags]
 //   mpirun -np N bench_strategies --strategies=ddp,zero [...]   # the multi-process strategies
-// In-process strategies (serial, thread_pool, task_graph, dp) run for every --workers value;
-// ddp and zero run under mpirun with the world size as the worker count. Under MPI every
+// In-process strategies (thread_pool, task_graph, dp) run for every --workers value, serial with
+// that many intra-op threads; ddp and zero run under mpirun with the world size as the worker
+// count (or as one rank without mpirun when only they are asked for). Under MPI every
 // iteration reports the slowest rank's time (UseManualTime with the maximum over ranks), so that
 // all ranks agree on the iteration count; only rank 0 prints and writes --benchmark_out.
 #include <benchmark/benchmark.h>
@@ -50,11 +51,12 @@ std::vector<std::string> split_list(const std::string& text) {
   return items;
 }
 
+// serial at "N workers" is serial with N intra-op threads: the baseline PyTorch gives by default.
 strategies::StrategyOptions options_for(const Config& config, const std::string& strategy, int workers) {
   strategies::StrategyOptions o;
   o.workload = config.workload;
-  o.workers = workers;
-  o.threads = 1;
+  o.workers = strategy == "serial" ? 1 : workers;
+  o.threads = strategy == "serial" ? workers : 1;
   o.loss.spec = models::default_loss(config.workload);
   o.seed = 1;
   o.max_batch = config.batch;
@@ -119,13 +121,6 @@ void BM_Strategy(benchmark::State& state, const Config& config, const std::strin
   state.counters["comm_buffers_MB"] = 1e-6 * memory.communication;
 }
 
-// Google Benchmark's reporters stay silent on every rank but 0.
-class SilentReporter final : public benchmark::BenchmarkReporter {
- public:
-  bool ReportContext(const Context&) override { return true; }
-  void ReportRuns(const std::vector<Run>&) override {}
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -139,12 +134,16 @@ int main(int argc, char** argv) {
   const auto names = split_list(bench::take_string_flag(argc, argv, "strategies", "serial,thread_pool,task_graph,dp"));
   std::vector<int> workers;
   for (const auto& w : split_list(bench::take_string_flag(argc, argv, "workers", "1,2"))) workers.push_back(std::stoi(w));
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-
-  const bool mpi = strategies::launched_with_mpi();
+  // ddp and zero run under mpirun, or alone as one rank (MPI initialises as a singleton).
+  const bool mpi = strategies::launched_with_mpi() || std::all_of(names.begin(), names.end(), multi_process);
   std::unique_ptr<strategies::Comm> world = mpi ? strategies::make_world_comm() : nullptr;
   const bool root = !world || world->rank() == 0;
+  if (!root) {
+    bench::take_string_flag(argc, argv, "benchmark_out", "");
+    bench::take_string_flag(argc, argv, "benchmark_out_format", "");
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   bench::add_run_context();
   benchmark::AddCustomContext("workload", config.workload);
   benchmark::AddCustomContext("batch", std::to_string(config.batch));
@@ -155,7 +154,9 @@ int main(int argc, char** argv) {
     for (const int n : mpi ? std::vector<int>{world->size()} : workers) {
       std::string label = name + (name == "zero" ? std::to_string(config.stage) : "") +
                           (name == "ddp" && !config.overlap ? "_no_overlap" : "");
-      benchmark::RegisterBenchmark(("strategy/" + config.workload + "/" + label + "/workers:" + std::to_string(n)).c_str(),
+      benchmark::RegisterBenchmark(("strategy/" + config.workload + "/" + label + (name == "serial" ? "/threads:" : "/workers:") +
+                                    std::to_string(n))
+                                       .c_str(),
                                    [&config, name, n, timing = world.get()](benchmark::State& state) {
                                      BM_Strategy(state, config, name, n, timing);
                                    })
@@ -166,7 +167,7 @@ int main(int argc, char** argv) {
   if (root) {
     benchmark::RunSpecifiedBenchmarks();
   } else {
-    SilentReporter display, file;
+    bench::SilentReporter display, file;
     benchmark::RunSpecifiedBenchmarks(&display, &file);
   }
   benchmark::Shutdown();

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 
@@ -21,6 +22,15 @@ double measure_gemm_peak_1core(int reps);
 long long take_int_flag(int& argc, char** argv, std::string_view name, long long fallback);
 // The same for --name=<text>.
 std::string take_string_flag(int& argc, char** argv, std::string_view name, std::string fallback);
+
+// A reporter that prints nothing: what non-root MPI ranks pass to RunSpecifiedBenchmarks (they
+// take part in every collective but must not report). Those ranks must also drop
+// --benchmark_out(_format) before benchmark::Initialize, or each truncates the shared file.
+class SilentReporter final : public benchmark::BenchmarkReporter {
+ public:
+  bool ReportContext(const Context&) override { return true; }
+  void ReportRuns(const std::vector<Run>&) override {}
+};
 
 // gflops: a rate over real time (benchmarks use UseRealTime: BLAS and the LSTM directions run on
 // more than the calling thread). pct_peak: that rate in % of `peak_gflops`, over the timed loop's
