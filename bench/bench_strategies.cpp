@@ -167,8 +167,8 @@ int main(int argc, char** argv) {
   if (root) {
     benchmark::RunSpecifiedBenchmarks();
   } else {
-    bench::SilentReporter display, file;
-    benchmark::RunSpecifiedBenchmarks(&display, &file);
+    bench::SilentReporter display;
+    benchmark::RunSpecifiedBenchmarks(&display);
   }
   benchmark::Shutdown();
   return 0;

@@ -23,9 +23,10 @@ long long take_int_flag(int& argc, char** argv, std::string_view name, long long
 // The same for --name=<text>.
 std::string take_string_flag(int& argc, char** argv, std::string_view name, std::string fallback);
 
-// A reporter that prints nothing: what non-root MPI ranks pass to RunSpecifiedBenchmarks (they
-// take part in every collective but must not report). Those ranks must also drop
-// --benchmark_out(_format) before benchmark::Initialize, or each truncates the shared file.
+// A reporter that prints nothing: what non-root MPI ranks pass to RunSpecifiedBenchmarks as the
+// display reporter (they take part in every collective but must not report). Those ranks must
+// also drop --benchmark_out(_format) before benchmark::Initialize, or each truncates the shared
+// file, and pass no file reporter (1.7.1 exits when one is given without --benchmark_out).
 class SilentReporter final : public benchmark::BenchmarkReporter {
  public:
   bool ReportContext(const Context&) override { return true; }
