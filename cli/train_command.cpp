@@ -36,6 +36,9 @@ void run_train(TrainArgs& args) {
   if (o.strategy.stage != 0 && o.strategy_name != "zero") {
     raise("--stage {} is an option of strategy zero (this run uses {})", o.strategy.stage, o.strategy_name);
   }
+  if (o.strategy.hybrid != 0 && o.strategy_name != "zero") {
+    raise("--hybrid {} is an option of strategy zero (this run uses {})", o.strategy.hybrid, o.strategy_name);
+  }
   if (o.strategy_name == "zero" && o.strategy.stage == 0) o.strategy.stage = 1;
   o.shuffle = !args.no_shuffle;
   o.strategy.model.dropout = args.dropout;
