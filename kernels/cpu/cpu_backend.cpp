@@ -1,15 +1,14 @@
 // The CPU backend: host memory aligned for AVX-512, a synchronous "stream", GEMM through oneDNN
 // (blas.cpp), everything else hand-written (lstm.cpp, ops.cpp). This class forwards, and with
 // more than one intra-op thread splits the elementwise ops (Adam, dropout, ...) into one fixed
-// chunk per thread on a oneTBB arena of that size.
+// chunk per thread on OpenMP threads: the runtime oneDNN's GEMM runs on, whose workers keep
+// spinning for a while after each GEMM, so work handed to another runtime's threads (oneTBB)
+// would wait for those cores, while OpenMP's spinning workers take it at once.
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <vector>
-
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 
 #include <fmt/format.h>
 
@@ -55,7 +54,6 @@ class CpuBackend final : public Backend {
   void set_threads(int threads) override {
     threads_ = threads < 1 ? 1 : threads;
     cpu::set_blas_threads(threads_);
-    arena_ = threads_ > 1 ? std::make_unique<tbb::task_arena>(threads_) : nullptr;
   }
   int threads() const override { return threads_; }
 
@@ -75,16 +73,15 @@ class CpuBackend final : public Backend {
     split(n, [&](std::size_t b, std::size_t e) { cpu::axpy(y + b, alpha, x + b, e - b); });
   }
   double sum_squares(const float* x, std::size_t n) override {
-    if (!arena_ || n < kSplitMin) return cpu::sum_squares(x, n);
+    if (threads_ == 1 || n < kSplitMin) return cpu::sum_squares(x, n);
     // Partial sums per fixed chunk, added in chunk order: the same bits for the same thread count.
-    const auto parts = static_cast<std::size_t>(threads_);
-    std::vector<double> partial(parts, 0.0);
-    arena_->execute([&] {
-      tbb::parallel_for(std::size_t{0}, parts, [&](std::size_t part) {
-        const std::size_t begin = n * part / parts, end = n * (part + 1) / parts;
-        partial[part] = cpu::sum_squares(x + begin, end - begin);
-      });
-    });
+    const int parts = threads_;
+    std::vector<double> partial(static_cast<std::size_t>(parts), 0.0);
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int part = 0; part < parts; ++part) {
+      const std::size_t begin = n * static_cast<std::size_t>(part) / parts, end = n * static_cast<std::size_t>(part + 1) / parts;
+      partial[static_cast<std::size_t>(part)] = cpu::sum_squares(x + begin, end - begin);
+    }
     double total = 0;
     for (const double p : partial) total += p;
     return total;
@@ -183,34 +180,35 @@ class CpuBackend final : public Backend {
   }
 
  private:
-  // Below this many elements a split costs more than it saves (a task wake-up is a few us).
+  // Below this many elements a split costs more than it saves (a thread wake-up is a few us).
   static constexpr std::size_t kSplitMin = 1 << 15;
 
-  // f(begin, end) over one fixed chunk per thread, or over everything on one thread.
+  // f(begin, end) over one fixed chunk per thread (chunk p on thread p), or over everything on
+  // one thread. The ops split here do not throw, which an OpenMP region requires.
   template <class F>
   void split(std::size_t n, const F& f) {
-    if (!arena_ || n < kSplitMin) {
+    if (threads_ == 1 || n < kSplitMin) {
       if (n) f(0, n);
       return;
     }
-    const auto parts = static_cast<std::size_t>(threads_);
-    arena_->execute([&] {
-      tbb::parallel_for(std::size_t{0}, parts, [&](std::size_t part) { f(n * part / parts, n * (part + 1) / parts); });
-    });
+    const int parts = threads_;
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int part = 0; part < parts; ++part) {
+      f(n * static_cast<std::size_t>(part) / parts, n * static_cast<std::size_t>(part + 1) / parts);
+    }
   }
   template <class F>
   void split_rows(int rows, int per_row, const F& f) {
-    if (!arena_ || static_cast<std::size_t>(rows) * per_row < kSplitMin || rows < threads_) {
+    if (threads_ == 1 || static_cast<std::size_t>(rows) * per_row < kSplitMin || rows < threads_) {
       f(0, rows);
       return;
     }
-    arena_->execute([&] {
-      tbb::parallel_for(0, threads_, [&](int part) { f(rows * part / threads_, rows * (part + 1) / threads_); });
-    });
+    const int parts = threads_;
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+    for (int part = 0; part < parts; ++part) f(rows * part / parts, rows * (part + 1) / parts);
   }
 
   int threads_ = 1;
-  std::unique_ptr<tbb::task_arena> arena_;
 };
 
 }  // namespace
