@@ -26,7 +26,8 @@ mkdir -p "$out"
 "$parbench" describe --workload violence --batch 32 | tee "$out/violence-describe.txt"
 "$parbench" train --workload violence --data "$out/violence.h5" --strategy serial --threads 1 \
   --batch 32 --epochs 6 --metrics "$out/violence-train.json" --checkpoint "$out/violence-checkpoint.h5" --force
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# mpirun as root (containers, CI) and on machines with fewer cores than ranks.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 common=(--workload violence --data "$out/violence.h5" --batch 32 --epochs 6 --sync-bn --quiet --force)
 for strategy in serial thread_pool task_graph dp; do
   workers=2
