@@ -414,6 +414,8 @@ TrainResult train(const TrainOptions& options) {
     nlohmann::json record = {
         {"epoch", epoch + 1},
         {"steps", step},
+        {"steps_this_epoch", steps_done},  // fewer than an epoch's batches when resumed mid-epoch
+        {"samples", samples},
         {"train_loss", result.last_loss},
         {"lr", lr},
         {"grad_norm_mean", steps_done ? norm_sum / static_cast<double>(steps_done) : 0.0},

@@ -4,6 +4,9 @@
 #   mpi_train.sh PARBENCH CHECKPOINT_DIFF MPIEXEC equivalence STRATEGY-ARGS... : N = 1..4 ranks
 #       train 3 steps; the checkpoint (parameters, buffers, Adam state) equals `serial`'s within
 #       1e-3 relative (checkpoint_diff);
+#   mpi_train.sh PARBENCH CHECKPOINT_DIFF MPIEXEC resume : a checkpoint written by zero stage 3 on
+#       2 ranks resumes under thread_pool with 3 workers, and one written by thread_pool resumes
+#       under ddp on 3 ranks; both continue as a straight serial run does;
 #   mpi_train.sh PARBENCH CHECKPOINT_DIFF MPIEXEC faults : a rank that cannot read its data ends the whole job
 #       quickly with its message; --workers that differs from the world size is a clear error.
 set -euo pipefail
@@ -14,6 +17,13 @@ trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# A resumed run's metrics: 39 training rows make 3 batches of 11 per epoch, so a run resumed after
+# step 2 runs one step of epoch 1 and one of epoch 2 (a fresh 4-step run would run 3, then 1).
+started_after_step_2() {
+  python3 -c 'import json, sys; e = json.load(open(sys.argv[1]))["epochs"]; sys.exit(0 if [r["steps_this_epoch"] for r in e] == [1, 1] else 1)' "$1" ||
+    fail "the resumed run did not continue from step 2: $(cat "$1" | head -c 300)"
+}
 
 "$parbench" data synth --workload violence --samples 48 --frames 4 --dim 32 --out "$work/v.h5" --split train,val >/dev/null
 "$parbench" data synth --workload shoplifting --samples 48 --frames 4 --out "$work/s.h5" --split train,val >/dev/null
@@ -39,6 +49,28 @@ equivalence)
       echo "ok: $* on $n ranks ($workload) equals serial"
     done
   done
+  ;;
+resume)
+  # A constant learning rate, so that a run split in two takes the same steps as a straight one.
+  resume=(--workload violence --data "$work/v.h5" --batch 11 --sync-bn --lr 0.01 --adam-eps 1e-3
+          --lr-schedule constant --loader-threads 0 --quiet --no-shuffle --force)
+  "$parbench" train "${resume[@]}" --strategy serial --steps 4 --checkpoint "$work/straight.h5" >/dev/null
+  "$mpiexec" -n 2 "$parbench" train "${resume[@]}" --strategy zero --stage 3 --workers 2 --steps 2 \
+    --checkpoint "$work/half.h5" >/dev/null || fail "zero stage 3 on 2 ranks exited with $?"
+  "$parbench" train "${resume[@]}" --strategy thread_pool --workers 3 --steps 4 --resume "$work/half.h5" \
+    --checkpoint "$work/resumed.h5" --metrics "$work/resumed.json" >/dev/null ||
+    fail "thread_pool resuming zero's checkpoint exited with $?"
+  started_after_step_2 "$work/resumed.json"
+  "$diff" "$work/resumed.h5" "$work/straight.h5" 1e-3 || fail "zero3 (2 ranks) -> thread_pool (3) differs from serial"
+  echo "ok: zero stage 3 on 2 ranks, resumed by thread_pool with 3 workers, equals a straight serial run"
+  "$parbench" train "${resume[@]}" --strategy thread_pool --workers 2 --steps 2 --checkpoint "$work/half.h5" \
+    >/dev/null || fail "thread_pool exited with $?"
+  "$mpiexec" -n 3 "$parbench" train "${resume[@]}" --strategy ddp --workers 3 --steps 4 --resume "$work/half.h5" \
+    --checkpoint "$work/resumed.h5" --metrics "$work/resumed.json" >/dev/null ||
+    fail "ddp resuming thread_pool's checkpoint exited with $?"
+  started_after_step_2 "$work/resumed.json"
+  "$diff" "$work/resumed.h5" "$work/straight.h5" 1e-3 || fail "thread_pool (2) -> ddp (3 ranks) differs from serial"
+  echo "ok: thread_pool with 2 workers, resumed by ddp on 3 ranks, equals a straight serial run"
   ;;
 faults)
   # Rank 1 is given a file that does not exist: the job must end within the test's timeout with
