@@ -1,4 +1,4 @@
-// The parbench command: subcommands data, context (more come with later layers). User errors are
+// The parbench command: subcommands data, context, describe, train, compare. User errors are
 // parbench::Error: printed once, exit status 1. Usage errors exit with CLI11's status.
 #include <cstdio>
 #include <exception>
@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   parbench::cli::add_context_command(app);
   parbench::cli::add_describe_command(app);
   parbench::cli::add_train_command(app);
+  bool regression_found = false;
+  parbench::cli::add_compare_command(app, regression_found);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -42,5 +44,5 @@ int main(int argc, char** argv) {
     parbench::end_job_after_error(1);
     return 1;
   }
-  return 0;
+  return regression_found ? 1 : 0;
 }
