@@ -1,7 +1,10 @@
 // Collectives of the communicators (strategies/comm.h) in the manner of nccl-tests: all-reduce,
-// reduce-scatter, all-gather and broadcast of S = 4 B .. 64 MiB, reported as time per call, algbw
-// and busbw, with every result checked against inputs whose exact result is known.
+// reduce-scatter, all-gather and broadcast of S = 4 B .. 256 MiB, reported as time per call, algbw
+// and busbw, with every result checked against inputs whose exact result is known (a wrong result
+// fails the benchmark with the number of wrong elements).
 //   bench_collectives [--ranks=N]               # `local`: N threads of this process (default 2)
+//   bench_collectives --max_bytes=S             # largest size (default 256 MiB)
+//   bench_collectives --inject_error=1          # test hook: rank 0 corrupts every result
 //   mpirun -np N bench_collectives              # `mpi`: the ranks of MPI_COMM_WORLD
 //   bench_collectives --comm=mpi|local          # force one (mpi with 1 rank works too)
 // Definitions (nccl-tests doc/PERFORMANCE.md): algbw = S / t with S the whole buffer (all-reduce,
@@ -133,9 +136,19 @@ void run_op(Comm& comm, Op op, std::vector<float>& data, const std::vector<std::
   }
 }
 
-// One call on inputs whose exact result is known (small integers): true when this rank's result
-// is right. Sums stay below 2^24, so they are exact in float.
-bool check_op(Comm& comm, Op op, std::vector<float>& data, const std::vector<std::size_t>& counts) {
+// What check_op found on this rank: how many elements are wrong, and the first of them.
+struct Check {
+  std::size_t wrong = 0, first = 0;
+  float got = 0, expected = 0;
+};
+
+// --inject_error=1: rank 0 corrupts one element of every result before it is checked, so that a
+// test can see a wrong collective reported (the check's own test hook).
+bool g_inject_error = false;
+
+// One call on inputs whose exact result is known (small integers), then every element of this
+// rank's result compared with it. Sums stay below 2^24, so they are exact in float.
+Check check_op(Comm& comm, Op op, std::vector<float>& data, const std::vector<std::size_t>& counts) {
   const int rank = comm.rank();
   const auto n = static_cast<float>(comm.size());
   const auto offsets = strategies::part_offsets(counts);
@@ -149,6 +162,11 @@ bool check_op(Comm& comm, Op op, std::vector<float>& data, const std::vector<std
     }
   }
   run_op(comm, op, data, counts);
+  if (g_inject_error && rank == 0 && !data.empty()) {
+    const std::size_t at = op == Op::reduce_scatter ? 0 : data.size() / 2;
+    if (op != Op::reduce_scatter || counts.front() > 0) data[at] += 1.0f;
+  }
+  Check check;
   const std::size_t mine_begin = offsets[static_cast<std::size_t>(rank)];
   const std::size_t mine_end = offsets[static_cast<std::size_t>(rank) + 1];
   for (std::size_t i = 0; i < data.size(); ++i) {
@@ -166,9 +184,11 @@ bool check_op(Comm& comm, Op op, std::vector<float>& data, const std::vector<std
       }
       case Op::broadcast: expected = value(i); break;
     }
-    if (data[i] != expected) return false;
+    if (data[i] != expected) {
+      if (check.wrong++ == 0) check = {1, i, data[i], expected};
+    }
   }
-  return true;
+  return check;
 }
 
 // S bytes of `op` per iteration. The timed buffers hold zeros, so repeated sums stay zero.
@@ -191,10 +211,18 @@ void BM_Collective(benchmark::State& state, Op op, std::size_t bytes) {
     total += slowest;
   }
 
-  const bool ok = g_ranks->all_ok(check_op(comm, op, data, counts), comm.rank());
+  const Check check = check_op(comm, op, data, counts);
+  const bool ok = g_ranks->all_ok(check.wrong == 0, comm.rank());
   if (!ok) {
-    state.SkipWithError(fmt::format("{} of {} bytes on {} ranks gave a wrong result", kOps[static_cast<int>(op)].name,
-                                    bytes, comm.size())
+    // Under MPI only rank 0 reports: its own count, or that another rank's result was wrong. With
+    // local ranks (threads of one benchmark) the ranks that found wrong elements report them.
+    if (check.wrong == 0 && state.threads() > 1) return;
+    const std::string where =
+        check.wrong ? fmt::format("{} of {} elements wrong on rank {} (first: element {} is {}, expected {})",
+                                  check.wrong, count, comm.rank(), check.first, check.got, check.expected)
+                    : std::string("wrong elements on another rank");
+    state.SkipWithError(fmt::format("{} of {} bytes on {} ranks gave a wrong result: {}", kOps[static_cast<int>(op)].name,
+                                    bytes, comm.size(), where)
                             .c_str());
     return;
   }
@@ -205,16 +233,16 @@ void BM_Collective(benchmark::State& state, Op op, std::size_t bytes) {
   state.counters["busbw_GBps"] = benchmark::Counter(algbw * strategies::bus_factor(kOps[static_cast<int>(op)].name, comm.size()), benchmark::Counter::kAvgThreads);
 }
 
-// Sizes 4 B, 16 B, ..., 64 MiB (x4).
-std::vector<std::size_t> sizes() {
+// Sizes 4 B, 16 B, ..., up to max_bytes (x4).
+std::vector<std::size_t> sizes(std::size_t max_bytes) {
   std::vector<std::size_t> out;
-  for (std::size_t s = 4; s <= (std::size_t{64} << 20); s *= 4) out.push_back(s);
+  for (std::size_t s = 4; s <= max_bytes; s *= 4) out.push_back(s);
   return out;
 }
 
-void register_benchmarks(const std::string& comm_name, int ranks, bool threads) {
+void register_benchmarks(const std::string& comm_name, int ranks, bool threads, std::size_t max_bytes) {
   for (const OpInfo& info : kOps) {
-    for (const std::size_t bytes : sizes()) {
+    for (const std::size_t bytes : sizes(max_bytes)) {
       const std::string name = fmt::format("{}/{}/ranks:{}/bytes:{}", info.name, comm_name, ranks, bytes);
       auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_Collective, info.op, bytes)
                     ->UseManualTime()
@@ -229,6 +257,9 @@ int run(int argc, char** argv) {
   const std::string comm_name =
       bench::take_string_flag(argc, argv, "comm", strategies::launched_with_mpi() ? "mpi" : "local");
   const long long local_ranks = bench::take_int_flag(argc, argv, "ranks", 2);
+  const long long max_bytes = bench::take_int_flag(argc, argv, "max_bytes", 256LL << 20);
+  if (max_bytes < 4) raise("--max_bytes={} must be at least 4", max_bytes);
+  g_inject_error = bench::take_int_flag(argc, argv, "inject_error", 0) != 0;
   int rank = 0, ranks = 1;
   if (comm_name == "local") {
     if (local_ranks < 1 || local_ranks > 64) raise("--ranks={} must be in 1..64", local_ranks);
@@ -255,7 +286,7 @@ int run(int argc, char** argv) {
   bench::add_run_context();
   benchmark::AddCustomContext("comm", comm_name);
   benchmark::AddCustomContext("ranks", std::to_string(ranks));
-  register_benchmarks(comm_name, ranks, comm_name == "local");
+  register_benchmarks(comm_name, ranks, comm_name == "local", static_cast<std::size_t>(max_bytes));
   if (rank == 0) {
     benchmark::RunSpecifiedBenchmarks();
   } else {
