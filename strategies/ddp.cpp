@@ -5,7 +5,6 @@
 // overlaps the rest of backward; every rank then steps its own optimizer on the same gradients.
 #include <algorithm>
 #include <array>
-#include <cmath>
 
 #include "core/check.h"
 #include "core/error.h"
@@ -177,17 +176,7 @@ class DistributedDataParallel final : public Strategy {
     result.times.exposed_communication = exposed;
 
     // Every rank holds the same summed gradients, so every rank computes the same norm and update.
-    const auto update = Clock::now();
-    {
-      const Trace::Scope span(trace, 0, "optimizer");
-      float* grads = model_->gradient_data();
-      const std::size_t count = model_->parameter_count();
-      const double squared = optimizer_.squared_norm(grads, count);
-      result.grad_norm = std::sqrt(squared);
-      result.lr = apply_update(optimizer_, model_->parameter_data(), grads, count, squared, step);
-      backend_->synchronize();
-    }
-    result.times.optimizer = seconds_since(update);
+    update_whole_replica(*model_, optimizer_, step, trace, result);
 
     for (const auto& [kind, after] : comm_->counters()) {
       const auto before = counters_before.find(kind);
@@ -203,16 +192,7 @@ class DistributedDataParallel final : public Strategy {
   // The buckets are views of the flat gradient buffer (DDP's gradient_as_bucket_view=True): no
   // communication buffers beyond the two floats of the loss.
   MemoryReport memory(int batch) const override {
-    const double p = static_cast<double>(model_->parameter_count());
-    MemoryReport report;
-    report.parameters = 4 * p;
-    report.gradients = 4 * p;
-    report.optimizer_state = 4.0 * static_cast<double>(optimizer_.state_floats());
-    report.activations = 4.0 * static_cast<double>(model_->activation_floats_per_sample()) * process_rows(batch).size();
-    report.communication = 0;
-    report.predicted_model_state = replicated_model_state_bytes(p, optimizer_.state_floats() ? 2 : 0);
-    report.measured_peak = peak_resident_bytes();
-    return report;
+    return whole_replica_memory(*model_, optimizer_, process_rows(batch).size());
   }
 
  protected:

@@ -50,8 +50,35 @@ float apply_update(models::Optimizer& optimizer, float* parameters, float* gradi
   return lr;
 }
 
+void update_whole_replica(models::Model& model, models::Optimizer& optimizer, std::int64_t step, Trace* trace,
+                          StepResult& result) {
+  const auto start = Clock::now();
+  {
+    const Trace::Scope span(trace, 0, "optimizer");
+    float* grads = model.gradient_data();
+    const std::size_t count = model.parameter_count();
+    const double squared = optimizer.squared_norm(grads, count);
+    result.grad_norm = std::sqrt(squared);
+    result.lr = apply_update(optimizer, model.parameter_data(), grads, count, squared, step);
+    model.backend().synchronize();
+  }
+  result.times.optimizer = seconds_since(start);
+}
+
 double replicated_model_state_bytes(double parameters, double state_floats_per_parameter) {
   return 4.0 * parameters * (2.0 + state_floats_per_parameter);
+}
+
+MemoryReport whole_replica_memory(const models::Model& model, const models::Optimizer& optimizer, int rows) {
+  const double p = static_cast<double>(model.parameter_count());
+  MemoryReport report;
+  report.parameters = 4 * p;
+  report.gradients = 4 * p;
+  report.optimizer_state = 4.0 * static_cast<double>(optimizer.state_floats());
+  report.activations = 4.0 * static_cast<double>(model.activation_floats_per_sample()) * rows;
+  report.predicted_model_state = replicated_model_state_bytes(p, optimizer.state_floats() ? 2 : 0);
+  report.measured_peak = peak_resident_bytes();
+  return report;
 }
 
 }  // namespace parbench::strategies

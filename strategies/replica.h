@@ -39,6 +39,15 @@ double forward_backward(models::Model& model, const models::BatchView& shard, in
 float apply_update(models::Optimizer& optimizer, float* parameters, float* gradients, std::size_t count,
                    double squared_norm, std::int64_t step);
 
+// A replica holding all gradients updates all its parameters: norm, clipping, optimizer step.
+// Fills result.grad_norm, result.lr and result.times.optimizer; traced as "optimizer" on track 0.
+void update_whole_replica(models::Model& model, models::Optimizer& optimizer, std::int64_t step, Trace* trace,
+                          StepResult& result);
+
+// Memory of a replica that holds all parameters, gradients and optimizer state, with `rows` rows
+// of activations and no communication buffers; predicted_model_state is replicated (16P for Adam).
+MemoryReport whole_replica_memory(const models::Model& model, const models::Optimizer& optimizer, int rows);
+
 // Memory the design predicts per worker for parameters + gradients + optimizer state (fp32,
 // design.md §4): `state_floats_per_parameter` is 2 for Adam, 0 for SGD.
 double replicated_model_state_bytes(double parameters, double state_floats_per_parameter);

@@ -1,7 +1,5 @@
 // `serial`: one worker, the whole batch, `--threads` intra-op threads (BLAS and the LSTM's two
 // directions), as PyTorch runs on a CPU by default. The baseline every other strategy must match.
-#include <cmath>
-
 #include "core/error.h"
 #include "strategies/replica.h"
 
@@ -38,31 +36,11 @@ class Serial final : public Strategy {
     }
     result.times.compute = seconds_since(start);
 
-    const auto update = Clock::now();
-    {
-      const Trace::Scope span(trace, 0, "optimizer");
-      float* grads = model_->gradient_data();
-      const std::size_t count = model_->parameter_count();
-      const double squared = optimizer_.squared_norm(grads, count);
-      result.grad_norm = std::sqrt(squared);
-      result.lr = apply_update(optimizer_, model_->parameter_data(), grads, count, squared, step);
-      backend_->synchronize();
-    }
-    result.times.optimizer = seconds_since(update);
+    update_whole_replica(*model_, optimizer_, step, trace, result);
     return result;
   }
 
-  MemoryReport memory(int batch) const override {
-    const double p = static_cast<double>(model_->parameter_count());
-    MemoryReport report;
-    report.parameters = 4 * p;
-    report.gradients = 4 * p;
-    report.optimizer_state = 4.0 * static_cast<double>(optimizer_.state_floats());
-    report.activations = 4.0 * static_cast<double>(model_->activation_floats_per_sample()) * batch;
-    report.predicted_model_state = replicated_model_state_bytes(p, optimizer_.state_floats() ? 2 : 0);
-    report.measured_peak = peak_resident_bytes();
-    return report;
-  }
+  MemoryReport memory(int batch) const override { return whole_replica_memory(*model_, optimizer_, batch); }
 
  protected:
   models::Optimizer& optimizer() override { return optimizer_; }
