@@ -37,7 +37,6 @@ using kernels::Trans;
 // Shapes of the violence model (design.md §2) at its default batch, and of shoplifting.
 constexpr int kT = 20, kI1 = 4096, kH = 128, kWidth = 2 * kH, kAttention = 128;
 
-int g_peak_reps = 10;
 double g_peak_gflops = 0;  // best single-thread 2048^3 sgemm, measured in main()
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
@@ -55,6 +54,15 @@ float small_int(std::uint64_t stream, std::size_t i) {
 // Activations and weights of a realistic magnitude for the LSTM and attention kernels.
 void fill_normal(float* x, std::size_t n, std::uint64_t stream, float scale) {
   for (std::size_t i = 0; i < n; ++i) x[i] = scale * rng::normal(rng::hash(13, stream, i));
+}
+
+// A backend buffer of n values scale * N(0, 1), drawn from `stream`.
+Buffer normal_buffer(Backend& be, std::size_t n, std::uint64_t stream, float scale) {
+  Buffer buffer(be, n);
+  std::vector<float> host(n);
+  fill_normal(host.data(), n, stream, scale);
+  be.upload(buffer.data(), host.data(), n);
+  return buffer;
 }
 
 // ---- GEMM --------------------------------------------------------------------------------------
@@ -176,13 +184,7 @@ struct LstmTensors {
   explicit LstmTensors(const kernels::LstmShape& s) : shape(s) {
     Backend& be = backend();
     const auto rows = static_cast<std::size_t>(s.batch) * s.steps, g = 8 * static_cast<std::size_t>(s.hidden);
-    auto make = [&](std::size_t n, std::uint64_t stream, float scale) {
-      Buffer buffer(be, n);
-      std::vector<float> host(n);
-      fill_normal(host.data(), n, stream, scale);
-      be.upload(buffer.data(), host.data(), n);
-      return buffer;
-    };
+    auto make = [&](std::size_t n, std::uint64_t stream, float scale) { return normal_buffer(be, n, stream, scale); };
     // Weights like PyTorch's U(+-1/sqrt(H)) in magnitude; inputs and upstream gradients O(1).
     const float w = 1.0f / std::sqrt(static_cast<float>(s.hidden));
     x = make(rows * s.input, 1, 1.0f);
@@ -261,13 +263,7 @@ void BM_Attention(benchmark::State& state, kernels::AttentionShape s, int thread
   Backend& be = backend();
   be.set_threads(threads);
   const auto rows = static_cast<std::size_t>(s.batch) * s.steps;
-  auto make = [&](std::size_t n, std::uint64_t stream, float scale) {
-    Buffer buffer(be, n);
-    std::vector<float> host(n);
-    fill_normal(host.data(), n, stream, scale);
-    be.upload(buffer.data(), host.data(), n);
-    return buffer;
-  };
+  auto make = [&](std::size_t n, std::uint64_t stream, float scale) { return normal_buffer(be, n, stream, scale); };
   const float w_scale = 1.0f / std::sqrt(static_cast<float>(s.features));
   // h (B, T, D), w (A, D), b (A), v (A), dcontext (B, D)
   Buffer h = make(rows * s.features, 1, 1.0f), w = make(static_cast<std::size_t>(s.attention) * s.features, 2, w_scale),
@@ -346,13 +342,5 @@ void register_benchmarks() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  g_peak_reps = static_cast<int>(std::max(1LL, bench::take_int_flag(argc, argv, "peak_reps", g_peak_reps)));
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  bench::add_run_context();
-  g_peak_gflops = bench::measure_gemm_peak_1core(g_peak_reps);
-  register_benchmarks();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return bench::run_with_gemm_peak(argc, argv, g_peak_gflops, register_benchmarks);
 }

@@ -36,7 +36,6 @@ using namespace parbench;
 using kernels::Backend;
 using Clock = std::chrono::steady_clock;
 
-int g_peak_reps = 10;
 double g_peak_gflops = 0;  // best single-thread 2048^3 sgemm, measured in main()
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
@@ -320,13 +319,5 @@ void register_benchmarks() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  g_peak_reps = static_cast<int>(std::max(1LL, bench::take_int_flag(argc, argv, "peak_reps", g_peak_reps)));
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  bench::add_run_context();
-  g_peak_gflops = bench::measure_gemm_peak_1core(g_peak_reps);
-  register_benchmarks();
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return bench::run_with_gemm_peak(argc, argv, g_peak_gflops, register_benchmarks);
 }

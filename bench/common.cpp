@@ -1,6 +1,7 @@
 // Shared benchmark plumbing (bench/common.h).
 #include "bench/common.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -63,6 +64,18 @@ std::string take_string_flag(int& argc, char** argv, std::string_view name, std:
 long long take_int_flag(int& argc, char** argv, std::string_view name, long long fallback) {
   const std::string text = take_string_flag(argc, argv, name, "");
   return text.empty() ? fallback : std::atoll(text.c_str());
+}
+
+int run_with_gemm_peak(int argc, char** argv, double& peak_gflops, void (*register_benchmarks)()) {
+  const int peak_reps = static_cast<int>(std::max(1LL, take_int_flag(argc, argv, "peak_reps", 10)));
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  add_run_context();
+  peak_gflops = measure_gemm_peak_1core(peak_reps);
+  register_benchmarks();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
 }
 
 void set_flop_counters(benchmark::State& state, double flops_per_iteration, double seconds, double peak_gflops) {

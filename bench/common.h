@@ -17,6 +17,11 @@ void add_run_context();
 // in GFLOP/s; recorded as context "gemm_peak_gflops_1core".
 double measure_gemm_peak_1core(int reps);
 
+// The main() of a harness whose counters refer to the single-core GEMM peak: takes --peak_reps=N
+// (default 10), parses Google Benchmark's flags, adds the run context, measures the peak into
+// `peak_gflops`, registers the benchmarks and runs them. Returns the exit status.
+int run_with_gemm_peak(int argc, char** argv, double& peak_gflops, void (*register_benchmarks)());
+
 // Removes --name=<integer> from argv before Google Benchmark parses it; returns the value or
 // `fallback`.
 long long take_int_flag(int& argc, char** argv, std::string_view name, long long fallback);
