@@ -26,8 +26,8 @@ void run_compare(const CompareArgs& args, bool& regression_found) {
   // The --markdown destination is checked before anything is read, so a bad path fails first.
   std::optional<OutputFile> out;
   if (!args.markdown.empty()) out.emplace(args.markdown, args.force);
-  const results::BenchmarkFile base = results::read_benchmark_file(args.base);
-  const results::BenchmarkFile fresh = results::read_benchmark_file(args.fresh);
+  const results::BenchmarkFile base = results::read_benchmark_inputs(args.base);
+  const results::BenchmarkFile fresh = results::read_benchmark_inputs(args.fresh);
   const results::CompareReport report = results::compare(base, fresh, args.options);
   const std::string markdown = results::format_markdown(report);
   fmt::print("{}", markdown);

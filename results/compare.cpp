@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "results/gbench_json.h"
 
 namespace parbench::results {
 
@@ -23,49 +24,6 @@ namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Reading
-
-bool is_non_finite_word(std::string_view word) {
-  std::string lower(word);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower == "nan" || lower == "infinity" || lower == "inf";
-}
-
-// Google Benchmark's JSON reporter writes non-finite counters as bare NaN / Infinity / -Infinity
-// (older versions: nan, inf), which is not JSON. Those tokens outside strings become null, so
-// the rest of the file still parses; a real_time of null is then reported as skipped.
-std::string replace_non_finite_tokens(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      out += c;
-      if (c == '\\' && i + 1 < text.size()) {
-        out += text[++i];
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-      out += c;
-      continue;
-    }
-    const bool negative = c == '-' && i + 1 < text.size() && std::isalpha(static_cast<unsigned char>(text[i + 1]));
-    if (negative || std::isalpha(static_cast<unsigned char>(c))) {
-      std::size_t end = negative ? i + 1 : i;
-      while (end < text.size() && std::isalpha(static_cast<unsigned char>(text[end]))) ++end;
-      const std::string_view word = text.substr(negative ? i + 1 : i, end - (negative ? i + 1 : i));
-      out += is_non_finite_word(word) ? std::string_view("null") : text.substr(i, end - i);
-      i = end - 1;
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
 
 std::optional<std::string> string_field(const nlohmann::json& entry, const char* key) {
   const auto it = entry.find(key);
@@ -172,23 +130,15 @@ std::string format_p(double p) { return p < 0.001 ? "<0.001" : fmt::format("{:.3
 
 }  // namespace
 
-BenchmarkFile parse_benchmark_json(std::string_view text, const std::string& path) {
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(replace_non_finite_tokens(text));
-  } catch (const nlohmann::json::exception& error) {
-    raise("{}: not valid JSON ({})", path, error.what());
-  }
-  const auto list = json.is_object() ? json.find("benchmarks") : json.end();
-  if (list == json.end() || !list->is_array()) {
-    raise("{}: no \"benchmarks\" array; expected Google Benchmark JSON (--benchmark_out_format=json)", path);
-  }
-  if (list->empty()) raise("{}: the \"benchmarks\" array is empty", path);
+namespace {
 
+// The benchmarks of one parsed file, grouped by run_name.
+BenchmarkFile benchmarks_of(const nlohmann::json& json, const std::string& path) {
+  const nlohmann::json& list = json.at("benchmarks");
   std::vector<std::string> order;
   std::map<std::string, RunGroup> groups;
   BenchmarkFile file{path, {}, {}};
-  for (const auto& entry : *list) {
+  for (const auto& entry : list) {
     const auto name = entry.is_object() ? string_field(entry, "name") : std::nullopt;
     if (!name) {
       file.skipped.push_back({"(unnamed entry)", "entry without a \"name\""});
@@ -232,14 +182,31 @@ BenchmarkFile parse_benchmark_json(std::string_view text, const std::string& pat
   return file;
 }
 
-BenchmarkFile read_benchmark_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) raise("{}: no such file", path.string());
-  std::ifstream stream(path, std::ios::binary);
-  std::stringstream text;
-  text << stream.rdbuf();
-  if (!stream) raise("{}: cannot read the file", path.string());
-  return parse_benchmark_json(text.str(), path.string());
+}  // namespace
+
+BenchmarkFile parse_benchmark_json(std::string_view text, const std::string& path) {
+  return benchmarks_of(parse_gbench_json(text, path), path);
+}
+
+BenchmarkFile read_benchmark_inputs(const std::filesystem::path& path) {
+  BenchmarkFile merged{path.string(), {}, {}};
+  std::map<std::string, std::size_t> index;  // name -> position in merged.benchmarks
+  for (const auto& file : gbench_files({path})) {
+    const BenchmarkFile one = benchmarks_of(read_gbench_json(file), file.string());
+    for (const auto& benchmark : one.benchmarks) {
+      const auto [it, added] = index.emplace(benchmark.name, merged.benchmarks.size());
+      if (added) {
+        merged.benchmarks.push_back(benchmark);
+        continue;
+      }
+      // The same benchmark in several files of one folder (runs repeated): all repetitions count.
+      auto& times = merged.benchmarks[it->second].times_ns;
+      times.insert(times.end(), benchmark.times_ns.begin(), benchmark.times_ns.end());
+      merged.benchmarks[it->second].from_aggregate |= benchmark.from_aggregate;
+    }
+    merged.skipped.insert(merged.skipped.end(), one.skipped.begin(), one.skipped.end());
+  }
+  return merged;
 }
 
 UTestResult mann_whitney(const std::vector<double>& a, const std::vector<double>& b) {

@@ -31,11 +31,12 @@ struct BenchmarkFile {
   std::vector<SkippedBenchmark> skipped;
 };
 
-// Reads Google Benchmark JSON (1.7 format). Bare NaN / Infinity tokens, which its reporter writes
-// for counters, are read as null. Throws parbench::Error naming the file when it is missing, is
-// not JSON or has no benchmarks.
-BenchmarkFile read_benchmark_file(const std::filesystem::path& path);
-// The same from text already in memory; `path` only names the source in messages.
+// Reads Google Benchmark JSON (1.7 format, results/gbench_json.h): one file, or a folder standing
+// for every benchmark file under it (a sweep's run folder), merged; a benchmark in several of its
+// files keeps the repetitions of all. Throws parbench::Error naming the input when it is missing,
+// is not JSON or has no benchmarks.
+BenchmarkFile read_benchmark_inputs(const std::filesystem::path& path);
+// One file's text already in memory; `path` only names the source in messages.
 BenchmarkFile parse_benchmark_json(std::string_view text, const std::string& path);
 
 struct UTestResult {

@@ -169,8 +169,8 @@ TEST(CompareRead, BadInputNamesTheFile) {
   EXPECT_NE(message("{not json").find("in.json: not valid JSON"), std::string::npos);
   EXPECT_NE(message(R"({"context": {}})").find("in.json: no \"benchmarks\" array"), std::string::npos);
   EXPECT_NE(message(R"({"benchmarks": []})").find("in.json: the \"benchmarks\" array is empty"), std::string::npos);
-  EXPECT_EQ(test::error_of([] { results::read_benchmark_file("/nonexistent/base.json"); }),
-            "/nonexistent/base.json: no such file");
+  EXPECT_EQ(test::error_of([] { results::read_benchmark_inputs("/nonexistent/base.json"); }),
+            "/nonexistent/base.json: no such file or folder");
 }
 
 // ---------------------------------------------------------------------------------------------
