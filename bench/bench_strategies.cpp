@@ -2,27 +2,33 @@
 // the step split into compute, communication (total and exposed) and optimizer, the bytes moved
 // and their bus bandwidth (nccl-tests definitions), and memory per worker (measured model state
 // next to design.md §4's prediction).
-//   bench_strategies [--workload=violence] [--batch=64] [--strategies=serial,thread_pool,...]
-//                    [--workers=1,2] [--stage=1] [--sync_bn=0|1] [--overlap=1|0] [--bucket_mb=25]
-//                    [google benchmark flags]
+//   bench_strategies [--workload=violence] [--batch=64] [--mode=strong|weak] [--backend=cpu]
+//                    [--strategies=serial,thread_pool,...] [--workers=1,2,3,4,8] [--stage=1]
+//                    [--sync_bn=0|1] [--overlap=1|0] [--bucket_mb=25] [google benchmark flags]
 //   mpirun -np N bench_strategies --strategies=ddp,zero [...]   # the multi-process strategies
-// In-process strategies (thread_pool, task_graph, dp) run for every --workers value, serial with
-// that many intra-op threads; ddp and zero run under mpirun with the world size as the worker
-// count (or as one rank without mpirun when only they are asked for). Under MPI every
+// Names: step/<workload>/<strategy>/workers:<N>/batch:<B> in strong scaling (B the global batch),
+// .../batch_per_worker:<b> in weak scaling (global batch N*b). In-process strategies (thread_pool,
+// task_graph, dp) are registered for every --workers value, serial with that many intra-op
+// threads; ddp and zero take the world size from the launcher (or run as one rank without mpirun
+// when only they are asked for). A configuration that cannot run (more workers than samples, a
+// backend that was not built) is reported with SkipWithError, never dropped. Under MPI every
 // iteration reports the slowest rank's time (UseManualTime with the maximum over ranks), so that
 // all ranks agree on the iteration count; only rank 0 prints and writes --benchmark_out.
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <memory>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "bench/common.h"
 #include "bench/synthetic_batch.h"
+#include "core/context.h"
+#include "core/error.h"
 #include "strategies/comm.h"
 #include "strategies/strategy.h"
 
@@ -33,7 +39,9 @@ using Clock = std::chrono::steady_clock;
 
 struct Config {
   std::string workload = "violence";
-  int batch = 64;
+  int batch = 64;     // global batch (strong) or per-worker batch (weak)
+  bool weak = false;  // weak scaling: the global batch grows with the workers
+  std::string backend = "cpu";
   int stage = 1;
   bool sync_bn = false;
   bool overlap = true;
@@ -52,14 +60,17 @@ std::vector<std::string> split_list(const std::string& text) {
 }
 
 // serial at "N workers" is serial with N intra-op threads: the baseline PyTorch gives by default.
+int global_batch(const Config& config, int workers) { return config.weak ? config.batch * workers : config.batch; }
+
 strategies::StrategyOptions options_for(const Config& config, const std::string& strategy, int workers) {
   strategies::StrategyOptions o;
   o.workload = config.workload;
+  o.backend = config.backend;
   o.workers = strategy == "serial" ? 1 : workers;
   o.threads = strategy == "serial" ? workers : 1;
   o.loss.spec = models::default_loss(config.workload);
   o.seed = 1;
-  o.max_batch = config.batch;
+  o.max_batch = global_batch(config, workers);
   o.sync_bn = config.sync_bn;
   o.stage = strategy == "zero" ? config.stage : 0;
   o.overlap = config.overlap;
@@ -79,19 +90,35 @@ double max_over(strategies::Comm* comm, double value) {
   return *std::max_element(slots.begin(), slots.end());
 }
 
+// Compute threads this configuration runs on this host: what decides whether it is oversubscribed.
+int compute_threads(const std::string& strategy, int workers, int processes) {
+  return strategy == "serial" ? workers : multi_process(strategy) ? processes : workers;
+}
+
 void BM_Strategy(benchmark::State& state, const Config& config, const std::string& name, int workers,
                  strategies::Comm* timing) {
-  const auto strategy = strategies::make_strategy(name, options_for(config, name, workers));
-  const bench::SyntheticBatch data(strategy->model(), config.batch);
-  const strategies::RowRange rows = strategy->process_rows(config.batch);
+  const int batch = global_batch(config, workers);
+  if (name != "serial" && batch < workers) {  // serial's "workers" are threads over the whole batch
+    state.SkipWithError(fmt::format("more workers ({}) than samples in the global batch ({})", workers, batch).c_str());
+    return;
+  }
+  std::unique_ptr<strategies::Strategy> strategy;
+  try {
+    strategy = strategies::make_strategy(name, options_for(config, name, workers));
+  } catch (const Error& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
+  const bench::SyntheticBatch data(strategy->model(), batch);
+  const strategies::RowRange rows = strategy->process_rows(batch);
   const models::BatchView view = data.view().rows_from(rows.begin);
   std::int64_t step = 0;
-  strategy->step(view, config.batch, step++);  // first touch of activations and optimizer state, untimed
+  strategy->step(view, batch, step++);  // first touch of activations and optimizer state, untimed
   strategies::StepTimes sum;
   double bytes = 0, bus_bytes = 0, seconds = 0;
   for (auto _ : state) {
     const auto start = Clock::now();
-    const strategies::StepResult r = strategy->step(view, config.batch, step++);
+    const strategies::StepResult r = strategy->step(view, batch, step++);
     const double elapsed = max_over(timing, std::chrono::duration<double>(Clock::now() - start).count());
     state.SetIterationTime(elapsed);
     seconds += elapsed;
@@ -103,22 +130,30 @@ void BM_Strategy(benchmark::State& state, const Config& config, const std::strin
     bus_bytes += r.bus_bytes;
   }
   using benchmark::Counter;
-  const double samples = static_cast<double>(state.iterations()) * config.batch;
+  const double samples = static_cast<double>(state.iterations()) * batch;
+  const int processes = timing ? timing->size() : 1;
   state.counters["samples_per_s"] = samples / seconds;
   state.counters["workers"] = workers;
-  const unsigned cores = std::thread::hardware_concurrency();
-  state.counters["oversubscribed"] = cores > 0 && static_cast<unsigned>(workers) > cores ? 1 : 0;
+  state.counters["threads_per_worker"] = name == "serial" ? workers : 1;
+  const auto cores = static_cast<unsigned>(cpu_info().physical_cores);
+  state.counters["oversubscribed"] =
+      cores > 0 && static_cast<unsigned>(compute_threads(name, workers, processes)) > cores ? 1 : 0;
   state.counters["compute_ms"] = Counter(1e3 * sum.compute, Counter::kAvgIterations);
   state.counters["comm_ms"] = Counter(1e3 * sum.communication, Counter::kAvgIterations);
   state.counters["exposed_comm_ms"] = Counter(1e3 * sum.exposed_communication, Counter::kAvgIterations);
   state.counters["optimizer_ms"] = Counter(1e3 * sum.optimizer, Counter::kAvgIterations);
+  state.counters["data_wait_ms"] = 0;  // batches are in memory: the loader has its own harness
   state.counters["bytes_per_step"] = Counter(bytes, Counter::kAvgIterations);
+  state.counters["algbw_GBps"] = sum.communication > 0 ? 1e-9 * bytes / sum.communication : 0.0;
   state.counters["busbw_GBps"] = sum.communication > 0 ? 1e-9 * bus_bytes / sum.communication : 0.0;
-  const strategies::MemoryReport memory = strategy->memory(config.batch);
-  state.counters["model_state_MB"] = 1e-6 * (memory.parameters + memory.gradients + memory.optimizer_state);
+  const strategies::MemoryReport memory = strategy->memory(batch);
+  const double model_state = memory.parameters + memory.gradients + memory.optimizer_state;
+  state.counters["model_state_MB"] = 1e-6 * model_state;
   state.counters["predicted_model_state_MB"] = 1e-6 * memory.predicted_model_state;
   state.counters["activations_MB"] = 1e-6 * memory.activations;
   state.counters["comm_buffers_MB"] = 1e-6 * memory.communication;
+  state.counters["memory_per_worker_MB"] = 1e-6 * (model_state + memory.activations + memory.communication);
+  state.counters["rss_peak_MB"] = 1e-6 * strategies::peak_resident_bytes();
 }
 
 }  // namespace
@@ -127,13 +162,20 @@ int main(int argc, char** argv) {
   Config config;
   config.workload = bench::take_string_flag(argc, argv, "workload", config.workload);
   config.batch = static_cast<int>(bench::take_int_flag(argc, argv, "batch", config.batch));
+  const std::string mode = bench::take_string_flag(argc, argv, "mode", "strong");
+  if (mode != "strong" && mode != "weak") {
+    std::fprintf(stderr, "bench_strategies: --mode must be strong or weak, not \"%s\"\n", mode.c_str());
+    return 2;
+  }
+  config.weak = mode == "weak";
+  config.backend = bench::take_string_flag(argc, argv, "backend", config.backend);
   config.stage = static_cast<int>(bench::take_int_flag(argc, argv, "stage", config.stage));
   config.sync_bn = bench::take_int_flag(argc, argv, "sync_bn", 0) != 0;
   config.overlap = bench::take_int_flag(argc, argv, "overlap", 1) != 0;
   config.bucket_mb = std::stod(bench::take_string_flag(argc, argv, "bucket_mb", "25"));
   const auto names = split_list(bench::take_string_flag(argc, argv, "strategies", "serial,thread_pool,task_graph,dp"));
   std::vector<int> workers;
-  for (const auto& w : split_list(bench::take_string_flag(argc, argv, "workers", "1,2"))) workers.push_back(std::stoi(w));
+  for (const auto& w : split_list(bench::take_string_flag(argc, argv, "workers", "1,2,3,4,8"))) workers.push_back(std::stoi(w));
   // ddp and zero run under mpirun, or alone as one rank (MPI initialises as a singleton).
   const bool mpi = strategies::launched_with_mpi() || std::all_of(names.begin(), names.end(), multi_process);
   std::unique_ptr<strategies::Comm> world = mpi ? strategies::make_world_comm() : nullptr;
@@ -147,16 +189,21 @@ int main(int argc, char** argv) {
   bench::add_run_context();
   benchmark::AddCustomContext("workload", config.workload);
   benchmark::AddCustomContext("batch", std::to_string(config.batch));
+  benchmark::AddCustomContext("mode", mode);
+  benchmark::AddCustomContext("precision", "fp32");
+  benchmark::AddCustomContext("backend", config.backend);
+  benchmark::AddCustomContext("processes", std::to_string(world ? world->size() : 1));
   benchmark::AddCustomContext("sync_bn", config.sync_bn ? "true" : "false");
   benchmark::AddCustomContext("bucket_mb", std::to_string(config.bucket_mb));
   for (const auto& name : names) {
     if (multi_process(name) != mpi) continue;  // ddp/zero only under mpirun; the others only without
     for (const int n : mpi ? std::vector<int>{world->size()} : workers) {
-      std::string label = name + (name == "zero" ? std::to_string(config.stage) : "") +
-                          (name == "ddp" && !config.overlap ? "_no_overlap" : "");
-      benchmark::RegisterBenchmark(("strategy/" + config.workload + "/" + label + (name == "serial" ? "/threads:" : "/workers:") +
-                                    std::to_string(n))
-                                       .c_str(),
+      const std::string label = name + (name == "zero" ? std::to_string(config.stage) : "") +
+                                (name == "ddp" && !config.overlap ? "_no_overlap" : "");
+      const std::string benchmark_name =
+          fmt::format("step/{}/{}/workers:{}/{}:{}", config.workload, label, n,
+                      config.weak ? "batch_per_worker" : "batch", config.batch);
+      benchmark::RegisterBenchmark(benchmark_name.c_str(),
                                    [&config, name, n, timing = world.get()](benchmark::State& state) {
                                      BM_Strategy(state, config, name, n, timing);
                                    })

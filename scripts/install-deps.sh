@@ -11,6 +11,7 @@ packages=(
   nlohmann-json3-dev libfmt-dev libcli11-dev
   libtbb-dev libdnnl-dev ocl-icd-opencl-dev
   python3 python3-matplotlib
+  slurmctld slurmd slurm-client munge libpmix2 libpmix-dev
 )
 
 missing=()
