@@ -5,7 +5,8 @@
 //   bench_collectives [--ranks=N]               # `local`: N threads of this process (default 2)
 //   bench_collectives --max_bytes=S             # largest size (default 256 MiB)
 //   bench_collectives --inject_error=1          # test hook: rank 0 corrupts every result
-//   mpirun -np N bench_collectives              # `mpi`: the ranks of MPI_COMM_WORLD
+//   mpirun -np N bench_collectives              # `mpi`: the ranks of MPI_COMM_WORLD, and MPI_Allreduce
+//                                               # itself as the reference (comm "mpi_raw")
 //   bench_collectives --comm=mpi|local          # force one (mpi with 1 rank works too)
 // Definitions (nccl-tests doc/PERFORMANCE.md): algbw = S / t with S the whole buffer (all-reduce,
 // broadcast) or the gathered buffer (reduce-scatter, all-gather); busbw = algbw * factor, the
@@ -42,7 +43,9 @@ using strategies::Comm;
 using strategies::Reduction;
 using Clock = std::chrono::steady_clock;
 
-enum class Op { all_reduce, reduce_scatter, all_gather, broadcast };
+// raw_all_reduce is MPI_Allreduce called directly on MPI_COMM_WORLD (comm "mpi_raw", with --comm=mpi):
+// the reference that shows what the mpi communicator's thread and duplicate communicator cost.
+enum class Op { all_reduce, reduce_scatter, all_gather, broadcast, raw_all_reduce };
 
 struct OpInfo {
   Op op;
@@ -52,6 +55,9 @@ constexpr OpInfo kOps[] = {{Op::all_reduce, "all_reduce"},
                            {Op::reduce_scatter, "reduce_scatter"},
                            {Op::all_gather, "all_gather"},
                            {Op::broadcast, "broadcast"}};
+
+// The nccl-tests name (and so the bus factor) of an op; the raw reference is an all-reduce.
+const char* op_name(Op op) { return op == Op::raw_all_reduce ? "all_reduce" : op_name(op); }
 
 // How the ranks of one benchmark meet and agree on a time: threads (local) or processes (mpi).
 class Ranks {
@@ -129,6 +135,11 @@ std::unique_ptr<Ranks> g_ranks;
 
 void run_op(Comm& comm, Op op, std::vector<float>& data, const std::vector<std::size_t>& counts) {
   switch (op) {
+    case Op::raw_all_reduce:
+#if PARBENCH_HAVE_MPI
+      MPI_Allreduce(MPI_IN_PLACE, data.data(), static_cast<int>(data.size()), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+#endif
+      break;
     case Op::all_reduce: comm.all_reduce(data.data(), data.size(), Reduction::sum); break;
     case Op::reduce_scatter: comm.reduce_scatter(data.data(), counts, Reduction::sum); break;
     case Op::all_gather: comm.all_gather(data.data(), counts); break;
@@ -156,6 +167,7 @@ Check check_op(Comm& comm, Op op, std::vector<float>& data, const std::vector<st
   for (std::size_t i = 0; i < data.size(); ++i) {
     switch (op) {
       case Op::all_reduce:
+      case Op::raw_all_reduce:
       case Op::reduce_scatter: data[i] = static_cast<float>(rank + 1) * value(i); break;
       case Op::all_gather: data[i] = static_cast<float>(rank * 1000) + value(i); break;
       case Op::broadcast: data[i] = rank == 0 ? value(i) : -1.0f; break;
@@ -172,7 +184,8 @@ Check check_op(Comm& comm, Op op, std::vector<float>& data, const std::vector<st
   for (std::size_t i = 0; i < data.size(); ++i) {
     float expected = 0;
     switch (op) {
-      case Op::all_reduce: expected = n * (n + 1) / 2 * value(i); break;
+      case Op::all_reduce:
+      case Op::raw_all_reduce: expected = n * (n + 1) / 2 * value(i); break;
       case Op::reduce_scatter:
         if (i < mine_begin || i >= mine_end) continue;
         expected = n * (n + 1) / 2 * value(i);
@@ -221,7 +234,7 @@ void BM_Collective(benchmark::State& state, Op op, std::size_t bytes) {
         check.wrong ? fmt::format("{} of {} elements wrong on rank {} (first: element {} is {}, expected {})",
                                   check.wrong, count, comm.rank(), check.first, check.got, check.expected)
                     : std::string("wrong elements on another rank");
-    state.SkipWithError(fmt::format("{} of {} bytes on {} ranks gave a wrong result: {}", kOps[static_cast<int>(op)].name,
+    state.SkipWithError(fmt::format("{} of {} bytes on {} ranks gave a wrong result: {}", op_name(op),
                                     bytes, comm.size(), where)
                             .c_str());
     return;
@@ -230,7 +243,8 @@ void BM_Collective(benchmark::State& state, Op op, std::size_t bytes) {
   // Every rank thread reports the same values: average them rather than sum (local runs N threads).
   state.counters["bytes"] = benchmark::Counter(static_cast<double>(bytes), benchmark::Counter::kAvgThreads);
   state.counters["algbw_GBps"] = benchmark::Counter(algbw, benchmark::Counter::kAvgThreads);
-  state.counters["busbw_GBps"] = benchmark::Counter(algbw * strategies::bus_factor(kOps[static_cast<int>(op)].name, comm.size()), benchmark::Counter::kAvgThreads);
+  state.counters["busbw_GBps"] =
+      benchmark::Counter(algbw * strategies::bus_factor(op_name(op), comm.size()), benchmark::Counter::kAvgThreads);
 }
 
 // Sizes 4 B, 16 B, ..., up to max_bytes (x4).
@@ -241,18 +255,21 @@ std::vector<std::size_t> sizes(std::size_t max_bytes) {
 }
 
 void register_benchmarks(const std::string& comm_name, int ranks, bool threads, std::size_t max_bytes) {
+  const auto add = [&](Op op, const std::string& comm_label, std::size_t bytes) {
+    const std::string name = fmt::format("{}/{}/ranks:{}/bytes:{}", op_name(op), comm_label, ranks, bytes);
+    auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_Collective, op, bytes)
+                  ->UseManualTime()
+                  ->Unit(benchmark::kMicrosecond);
+    if (threads) b->Threads(ranks);
+  };
   for (const OpInfo& info : kOps) {
-    for (const std::size_t bytes : sizes(max_bytes)) {
-      const std::string name = fmt::format("{}/{}/ranks:{}/bytes:{}", info.name, comm_name, ranks, bytes);
-      auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_Collective, info.op, bytes)
-                    ->UseManualTime()
-                    ->Unit(benchmark::kMicrosecond);
-      if (threads) b->Threads(ranks);
-    }
+    for (const std::size_t bytes : sizes(max_bytes)) add(info.op, comm_name, bytes);
+  }
+  if (comm_name == "mpi") {
+    for (const std::size_t bytes : sizes(max_bytes)) add(Op::raw_all_reduce, "mpi_raw", bytes);
   }
 }
 
-// Removes --name=<text> from argv; returns the value or `fallback`.
 int run(int argc, char** argv) {
   const std::string comm_name =
       bench::take_string_flag(argc, argv, "comm", strategies::launched_with_mpi() ? "mpi" : "local");
