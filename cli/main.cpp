@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   parbench::cli::add_train_command(app);
   bool regression_found = false;
   parbench::cli::add_compare_command(app, regression_found);
+  bool sweep_failed = false;
+  parbench::cli::add_sweep_command(app, sweep_failed);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -44,5 +46,5 @@ int main(int argc, char** argv) {
     parbench::end_job_after_error(1);
     return 1;
   }
-  return regression_found ? 1 : 0;
+  return regression_found || sweep_failed ? 1 : 0;
 }

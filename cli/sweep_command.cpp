@@ -1,0 +1,479 @@
+// `parbench sweep` (design.md §6, §9): the main job. Runs the Google Benchmark harnesses over
+// workloads x strategies x worker counts, one harness process per configuration (MPI strategies
+// under `mpirun -np N`, or `srun` inside a SLURM allocation), with repetitions, into one run
+// folder, then `parbench report` over it. A configuration that crashes or hangs does not end the
+// sweep: it is written as an errored benchmark entry, so the report lists it with its reason.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "core/context.h"
+#include "core/error.h"
+#include "core/output_file.h"
+#include "models/model.h"
+#include "strategies/strategy.h"
+
+extern char** environ;
+
+namespace parbench::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct SweepArgs {
+  std::vector<std::string> workloads{"violence", "shoplifting"};
+  std::vector<std::string> strategies{"serial", "thread_pool", "task_graph", "dp", "ddp", "zero1", "zero2", "zero3"};
+  std::vector<int> workers{1, 2, 3, 4};
+  std::vector<std::string> batch;  // "B" for every workload, or "workload=B"
+  std::string mode = "strong";
+  int repetitions = 3;
+  double min_time = 0.3;
+  bool no_collectives = false;
+  int max_mib = 64;
+  std::string out, launcher = "mpirun", bench_dir;
+  bool plan_only = false, no_report = false, no_plots = false, force = false;
+  int only = -1;
+  double timeout = 900;
+};
+
+// The batch each workload's seed pipeline trained with (seeds.md): violence 64, shoplifting 256.
+int default_batch(const std::string& workload) { return workload == "shoplifting" ? 256 : 64; }
+
+// One harness process.
+struct Run {
+  std::string title;      // "violence ddp workers:2" for the console
+  std::string workload;   // empty for collectives
+  std::string strategy;   // label as in the benchmark name: zero2, ddp_no_overlap, ...
+  int workers = 1;
+  int processes = 1;      // MPI ranks the launcher starts
+  std::string benchmark;  // the name the harness gives it (what an errored entry is called)
+  std::vector<std::string> harness_args;
+  std::string file;       // output JSON, relative to the run folder
+};
+
+bool is_mpi_label(const std::string& label) { return label.rfind("ddp", 0) == 0 || label.rfind("zero", 0) == 0; }
+
+// A strategy label -> bench_strategies flags: zero1..3 are zero with a stage, ddp_no_overlap is
+// ddp without overlap; the rest are registry names.
+std::vector<std::string> strategy_flags(const std::string& label) {
+  if (label.size() == 5 && label.rfind("zero", 0) == 0 && label[4] >= '1' && label[4] <= '3') {
+    return {"--strategies=zero", fmt::format("--stage={}", label[4])};
+  }
+  if (label == "ddp_no_overlap") return {"--strategies=ddp", "--overlap=0"};
+  const auto names = strategies::strategy_names();
+  if (label == "zero" || std::find(names.begin(), names.end(), label) == names.end()) {
+    raise("--strategies: unknown strategy \"{}\"; valid: serial, thread_pool, task_graph, dp, ddp, ddp_no_overlap, "
+          "zero1, zero2, zero3",
+          label);
+  }
+  return {"--strategies=" + label};
+}
+
+std::map<std::string, int> batches(const SweepArgs& args) {
+  std::map<std::string, int> out;
+  for (const auto& w : args.workloads) out[w] = default_batch(w);
+  for (const auto& item : args.batch) {
+    const auto eq = item.find('=');
+    const std::string workload = eq == std::string::npos ? "" : item.substr(0, eq);
+    const std::string number = eq == std::string::npos ? item : item.substr(eq + 1);
+    int value = 0;
+    try {
+      std::size_t used = 0;
+      value = std::stoi(number, &used);
+      if (used != number.size()) throw std::invalid_argument(number);
+    } catch (const std::exception&) {
+      raise("--batch {}: expected B or WORKLOAD=B with B a positive integer", item);
+    }
+    if (value < 1) raise("--batch {}: the batch must be at least 1", item);
+    if (workload.empty()) {
+      for (auto& [w, b] : out) b = value;
+    } else if (!out.count(workload)) {
+      raise("--batch {}: workload {} is not among --workloads", item, workload);
+    } else {
+      out[workload] = value;
+    }
+  }
+  return out;
+}
+
+std::vector<Run> plan(const SweepArgs& args) {
+  const auto models = models::model_names();
+  for (const auto& w : args.workloads) {
+    if (std::find(models.begin(), models.end(), w) == models.end()) {
+      raise("--workloads: unknown workload \"{}\"; valid: {}", w, fmt::join(models, ", "));
+    }
+  }
+  for (const int n : args.workers) {
+    if (n < 1 || n > 256) raise("--workers: {} is not a worker count in 1..256", n);
+  }
+  if (args.mode != "strong" && args.mode != "weak") raise("--mode must be strong or weak, not \"{}\"", args.mode);
+  if (args.repetitions < 1) raise("--repetitions must be at least 1 (got {})", args.repetitions);
+  if (!(args.min_time > 0)) raise("--min-time must be a positive number of seconds (got {})", args.min_time);
+  const auto batch = batches(args);
+  std::vector<Run> runs;
+  const std::vector<std::string> timing{fmt::format("--benchmark_repetitions={}", args.repetitions),
+                                        fmt::format("--benchmark_min_time={}", args.min_time)};
+  for (const auto& workload : args.workloads) {
+    for (const auto& label : args.strategies) {
+      const auto flags = strategy_flags(label);
+      for (const int n : args.workers) {
+        Run run;
+        run.workload = workload;
+        run.strategy = label;
+        run.workers = n;
+        run.processes = is_mpi_label(label) ? n : 1;
+        run.title = fmt::format("{} {} workers:{}", workload, label, n);
+        run.benchmark = fmt::format("step/{}/{}/workers:{}/{}:{}/manual_time", workload, label, n,
+                                    args.mode == "weak" ? "batch_per_worker" : "batch", batch.at(workload));
+        run.harness_args = {"bench_strategies", "--workload=" + workload, fmt::format("--batch={}", batch.at(workload)),
+                            "--mode=" + args.mode, fmt::format("--workers={}", n)};
+        run.harness_args.insert(run.harness_args.end(), flags.begin(), flags.end());
+        run.harness_args.insert(run.harness_args.end(), timing.begin(), timing.end());
+        run.file = fmt::format("step-{}-{}-w{}.json", workload, label, n);
+        runs.push_back(run);
+      }
+    }
+  }
+  if (!args.no_collectives) {
+    // The collectives the MPI strategies use, at every worker count of the sweep above one rank.
+    std::set<int> ranks;
+    for (const int n : args.workers) {
+      if (n > 1) ranks.insert(n);
+    }
+    for (const int n : ranks) {
+      Run run;
+      run.strategy = "collectives";
+      run.workers = run.processes = n;
+      run.title = fmt::format("collectives mpi ranks:{}", n);
+      run.benchmark = fmt::format("all_reduce/mpi/ranks:{}/bytes:4/manual_time", n);
+      run.harness_args = {"bench_collectives", "--comm=mpi",
+                          fmt::format("--max_bytes={}", static_cast<long long>(args.max_mib) << 20),
+                          "--benchmark_min_time=0.05"};
+      run.file = fmt::format("collectives-mpi-r{}.json", n);
+      runs.push_back(run);
+    }
+  }
+  return runs;
+}
+
+fs::path self_exe() { return fs::read_symlink("/proc/self/exe"); }
+
+// The harness binaries: --bench-dir, $PARBENCH_BENCH_DIR, the build tree's bench/ (next to cli/),
+// or beside parbench when installed.
+fs::path find_bench_dir(const std::string& flag) {
+  std::vector<fs::path> candidates;
+  if (!flag.empty()) {
+    candidates = {flag};
+  } else {
+    if (const char* env = std::getenv("PARBENCH_BENCH_DIR")) candidates.emplace_back(env);
+    const fs::path exe_dir = self_exe().parent_path();
+    candidates.push_back(exe_dir.parent_path() / "bench");
+    candidates.push_back(exe_dir);
+  }
+  for (const auto& dir : candidates) {
+    std::error_code ec;
+    if (fs::exists(dir / "bench_strategies", ec) && fs::exists(dir / "bench_collectives", ec)) return dir;
+  }
+  std::vector<std::string> tried;
+  for (const auto& dir : candidates) tried.push_back(dir.string());
+  raise("bench_strategies and bench_collectives not found in {}; build with -DPARBENCH_BENCHMARKS=ON (the default) "
+        "or pass --bench-dir",
+        fmt::join(tried, ", "));
+}
+
+// The full command of a run: the launcher for MPI strategies and collectives, the harness, its
+// output flags.
+std::vector<std::string> command_of(const Run& run, const SweepArgs& args, const fs::path& bench_dir,
+                                    const fs::path& json) {
+  std::vector<std::string> argv;
+  const bool mpi = run.strategy == "collectives" || is_mpi_label(run.strategy);
+  if (mpi && args.launcher == "srun") {
+    argv = {"srun", "--mpi=pmix", "-n", std::to_string(run.processes)};
+  } else if (mpi) {
+    argv = {PARBENCH_MPIEXEC, "-np", std::to_string(run.processes)};
+  }
+  argv.push_back((bench_dir / run.harness_args.front()).string());
+  argv.insert(argv.end(), run.harness_args.begin() + 1, run.harness_args.end());
+  argv.push_back("--benchmark_out=" + json.string());
+  argv.push_back("--benchmark_out_format=json");
+  return argv;
+}
+
+// What OpenMPI needs to start here: root is refused unless allowed, and more ranks than cores
+// (3, 4, 8 on a 2-core machine) are refused unless oversubscription is allowed. The user's own
+// settings are kept.
+void prepare_mpi_environment() {
+  if (geteuid() == 0) {
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
+  }
+  setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
+}
+
+struct Outcome {
+  int status = 0;  // exit status, or 128 + signal
+  bool timed_out = false;
+  double seconds = 0;
+};
+
+// Runs argv with stdout and stderr appended to `log`; a run past `timeout` seconds gets SIGTERM,
+// then SIGKILL 10 s later (mpirun passes SIGTERM on to its ranks).
+Outcome run_process(const std::vector<std::string>& argv, const fs::path& log, double timeout) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> c_argv;
+  for (const auto& a : argv) c_argv.push_back(const_cast<char*>(a.c_str()));
+  c_argv.push_back(nullptr);
+  pid_t pid = 0;
+  const auto start = std::chrono::steady_clock::now();
+  const int spawned = posix_spawnp(&pid, c_argv[0], &actions, nullptr, c_argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) raise("cannot start {}: {}", argv[0], std::strerror(spawned));
+  Outcome outcome;
+  bool terminated = false;
+  for (;;) {
+    int status = 0;
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (done == pid) {
+      outcome.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return outcome;
+    }
+    if (outcome.seconds > timeout && !terminated) {
+      kill(pid, SIGTERM);
+      terminated = outcome.timed_out = true;
+    } else if (terminated && outcome.seconds > timeout + 10) {
+      kill(pid, SIGKILL);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+std::string last_line(const fs::path& log) {
+  std::ifstream stream(log);
+  std::string line, last;
+  while (std::getline(stream, line)) {
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+  }
+  return last;
+}
+
+void write_json(const fs::path& path, const nlohmann::json& json) {
+  OutputFile out(path, true);
+  {
+    std::ofstream stream(out.temporary());
+    stream << json.dump(2) << "\n";
+    if (!stream) raise("cannot write {}", out.temporary().string());
+  }
+  out.commit();
+}
+
+// A run that left no result: Google Benchmark JSON with one errored entry under the name the
+// harness would have used, so that `parbench report` and `compare` list it with the reason.
+void write_failure(const fs::path& path, const Run& run, const std::string& reason) {
+  // Google Benchmark's context holds strings only; parbench's nested entries become JSON text.
+  const nlohmann::json full = run_context();
+  nlohmann::json context = nlohmann::json::object();
+  for (const auto& [key, value] : full.items()) context[key] = value.is_string() ? value.get<std::string>() : value.dump();
+  context["workload"] = run.workload;
+  nlohmann::json entry{{"name", run.benchmark},       {"run_name", run.benchmark}, {"run_type", "iteration"},
+                       {"repetitions", 1},            {"repetition_index", 0},     {"threads", 1},
+                       {"iterations", 0},             {"real_time", 0},            {"cpu_time", 0},
+                       {"time_unit", "ms"},           {"error_occurred", true},    {"error_message", reason}};
+  write_json(path, {{"context", context}, {"benchmarks", nlohmann::json::array({entry})}});
+}
+
+std::string clock_text(double seconds) {
+  const auto s = static_cast<long long>(seconds + 0.5);
+  return fmt::format("{}:{:02d}", s / 60, s % 60);
+}
+
+fs::path default_out() {
+  std::string id;
+  if (const char* job = std::getenv("SLURM_JOB_ID")) {
+    id = job;
+  } else {
+    const std::time_t now = std::time(nullptr);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y%m%d-%H%M%S", std::localtime(&now));
+    id = text;
+  }
+  return fs::path("results") / "runs" / id;
+}
+
+nlohmann::json plan_json(const std::vector<Run>& runs, const SweepArgs& args, const fs::path& bench_dir,
+                         const fs::path& out) {
+  nlohmann::json list = nlohmann::json::array();
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const Run& run = runs[i];
+    list.push_back({{"index", i},
+                    {"title", run.title},
+                    {"workload", run.workload},
+                    {"strategy", run.strategy},
+                    {"workers", run.workers},
+                    {"processes", run.processes},
+                    {"file", run.file},
+                    {"command", command_of(run, args, bench_dir, out / run.file)}});
+  }
+  return {{"schema", "parbench.sweep_plan/1"}, {"out", out.string()}, {"runs", list}};
+}
+
+void run_sweep(const SweepArgs& args, int& failures) {
+  if (args.launcher != "mpirun" && args.launcher != "srun") raise("--launcher must be mpirun or srun, not \"{}\"", args.launcher);
+  const std::vector<Run> runs = plan(args);
+  if (args.only >= static_cast<int>(runs.size())) {
+    raise("--only {}: the sweep has {} configurations (0..{}); see --plan", args.only, runs.size(), runs.size() - 1);
+  }
+  const fs::path bench_dir = find_bench_dir(args.bench_dir);
+  const fs::path out = args.out.empty() ? default_out() : fs::path(args.out);
+  if (args.plan_only) {
+    fmt::print("{}\n", plan_json(runs, args, bench_dir, out).dump(2));
+    return;
+  }
+  // A whole sweep starts a fresh folder; --only (one element of a SLURM array) adds to a shared one.
+  std::error_code ec;
+  if (args.only < 0 && fs::exists(out / "report.md", ec) && !args.force) {
+    raise("{} already holds a sweep (report.md); choose another --out or pass --force", out.string());
+  }
+  fs::create_directories(out / "logs", ec);
+  if (ec) raise("cannot create {}: {}", (out / "logs").string(), ec.message());
+  prepare_mpi_environment();
+
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    if (args.only < 0 || static_cast<int>(i) == args.only) todo.push_back(i);
+  }
+  if (args.only < 0) write_json(out / "plan.json", plan_json(runs, args, bench_dir, out));
+  fmt::print("parbench sweep: {} configuration(s) into {} ({} repetition(s) of >= {} s each)\n", todo.size(),
+             out.string(), args.repetitions, args.min_time);
+  const auto start = std::chrono::steady_clock::now();
+  std::map<std::string, std::pair<double, int>> spent;  // per workload (or collectives): seconds, runs
+  for (std::size_t k = 0; k < todo.size(); ++k) {
+    const Run& run = runs[todo[k]];
+    const fs::path json = out / run.file;
+    const fs::path log = out / "logs" / (fs::path(run.file).stem().string() + ".log");
+    fs::remove(json, ec);
+    fs::remove(log, ec);
+    // ETA: the mean time of finished runs of the same kind, else of all finished runs.
+    double eta = 0;
+    double all_seconds = 0;
+    int all_runs = 0;
+    for (const auto& [kind, sum] : spent) {
+      all_seconds += sum.first;
+      all_runs += sum.second;
+    }
+    for (std::size_t j = k; j < todo.size(); ++j) {
+      const auto it = spent.find(runs[todo[j]].workload);
+      eta += it != spent.end() ? it->second.first / it->second.second : all_runs ? all_seconds / all_runs : 0;
+    }
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    fmt::print("[{:>3}/{}] {:<40} elapsed {}  ETA {}\n", k + 1, todo.size(), run.title, clock_text(elapsed),
+               all_runs ? clock_text(eta) : std::string("?"));
+    std::fflush(stdout);
+    const Outcome outcome = run_process(command_of(run, args, bench_dir, json), log, args.timeout);
+    auto& sum = spent[run.workload];
+    sum.first += outcome.seconds;
+    sum.second += 1;
+    std::string reason;
+    if (outcome.timed_out) {
+      reason = fmt::format("timed out after {:.0f} s (--timeout)", args.timeout);
+    } else if (outcome.status != 0) {
+      reason = fmt::format("exit status {}: {}", outcome.status, last_line(log));
+    } else if (!fs::exists(json, ec)) {
+      reason = "the harness exited without writing its JSON";
+    }
+    if (!reason.empty()) {
+      ++failures;
+      reason += fmt::format(" (log: {})", (fs::path("logs") / log.filename()).string());
+      write_failure(json, run, reason);
+      fmt::print("          FAILED: {}\n", reason);
+    }
+  }
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print("parbench sweep: {} run(s) in {}, {} failed\n", todo.size(), clock_text(elapsed), failures);
+  if (args.only >= 0 || args.no_report) return;
+  std::vector<std::string> report{self_exe().string(), "report", out.string(), "--out", out.string(), "--force"};
+  if (args.no_plots) report.push_back("--no-plots");
+  std::vector<char*> c_argv;
+  for (auto& a : report) c_argv.push_back(a.data());
+  c_argv.push_back(nullptr);
+  std::fflush(stdout);
+  pid_t pid = 0;
+  if (const int e = posix_spawn(&pid, c_argv[0], nullptr, nullptr, c_argv.data(), environ); e != 0) {
+    raise("cannot start parbench report: {}", std::strerror(e));
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) raise("parbench report {} failed (see above)", out.string());
+}
+
+}  // namespace
+
+void add_sweep_command(CLI::App& app, bool& failed) {
+  auto args = std::make_shared<SweepArgs>();
+  CLI::App* sweep = app.add_subcommand(
+      "sweep", "Benchmark strategies x worker counts (and the collectives) into one run folder, then report on it");
+  sweep->add_option("--workload,--workloads", args->workloads, "Workloads")->delimiter(',')->capture_default_str();
+  sweep->add_option("--strategies", args->strategies,
+                    "Strategies: serial, thread_pool, task_graph, dp, ddp, ddp_no_overlap, zero1, zero2, zero3")
+      ->delimiter(',')
+      ->capture_default_str();
+  sweep->add_option("--workers", args->workers, "Worker counts (serial: intra-op threads; ddp/zero: MPI ranks)")
+      ->delimiter(',')
+      ->capture_default_str();
+  sweep->add_option("--batch", args->batch,
+                    "Global batch (strong) or per-worker batch (weak): B, or WORKLOAD=B; default violence=64, "
+                    "shoplifting=256")
+      ->delimiter(',');
+  sweep->add_option("--mode", args->mode, "strong (fixed global batch) or weak (fixed batch per worker)")
+      ->capture_default_str();
+  sweep->add_option("--repetitions", args->repetitions, "Google Benchmark repetitions per configuration")
+      ->capture_default_str();
+  sweep->add_option("--min-time", args->min_time, "Seconds each repetition runs at least")->capture_default_str();
+  sweep->add_flag("--no-collectives", args->no_collectives, "Skip the collective benchmarks");
+  sweep->add_option("--max-mib", args->max_mib, "Largest collective message, MiB")->capture_default_str();
+  sweep->add_option("--out", args->out, "Run folder (default results/runs/<SLURM job id or timestamp>)");
+  sweep->add_option("--launcher", args->launcher, "How MPI strategies start: mpirun, or srun inside an allocation")
+      ->capture_default_str();
+  sweep->add_option("--bench-dir", args->bench_dir, "Folder of the harness binaries (default: found beside parbench)");
+  sweep->add_option("--timeout", args->timeout, "Seconds one configuration may take before it is stopped")
+      ->capture_default_str();
+  sweep->add_flag("--plan", args->plan_only, "Print the configurations as JSON (with their commands) and exit");
+  sweep->add_option("--only", args->only, "Run only configuration K of --plan (one SLURM array element); no report");
+  sweep->add_flag("--no-report", args->no_report, "Do not run parbench report at the end");
+  sweep->add_flag("--no-plots", args->no_plots, "Report without plots");
+  sweep->add_flag("--force", args->force, "Reuse a --out folder that already holds a sweep");
+  sweep->callback([args, &failed] {
+    int failures = 0;
+    run_sweep(*args, failures);
+    failed = failures > 0;
+  });
+}
+
+}  // namespace parbench::cli
