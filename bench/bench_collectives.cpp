@@ -57,7 +57,7 @@ constexpr OpInfo kOps[] = {{Op::all_reduce, "all_reduce"},
                            {Op::broadcast, "broadcast"}};
 
 // The nccl-tests name (and so the bus factor) of an op; the raw reference is an all-reduce.
-const char* op_name(Op op) { return op == Op::raw_all_reduce ? "all_reduce" : op_name(op); }
+const char* op_name(Op op) { return op == Op::raw_all_reduce ? "all_reduce" : kOps[static_cast<int>(op)].name; }
 
 // How the ranks of one benchmark meet and agree on a time: threads (local) or processes (mpi).
 class Ranks {

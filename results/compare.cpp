@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -124,6 +126,23 @@ std::string format_time(double ns) {
   if (ns >= 1e6) return fmt::format("{:.3f} ms", ns / 1e6);
   if (ns >= 1e3) return fmt::format("{:.3f} us", ns / 1e3);
   return fmt::format("{:.1f} ns", ns);
+}
+
+// CompareOptions::filter as a predicate on benchmark names.
+std::function<bool(const std::string&)> name_filter(const CompareOptions& options) {
+  try {
+    return [filter = std::regex(options.filter)](const std::string& name) { return std::regex_search(name, filter); };
+  } catch (const std::regex_error& error) {
+    raise("--filter \"{}\" is not a regular expression: {}", options.filter, error.what());
+  }
+}
+
+bool holds_benchmark_json(const std::filesystem::path& folder) {
+  try {
+    return !gbench_files({folder}).empty();
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 std::string format_p(double p) { return p < 0.001 ? "<0.001" : fmt::format("{:.3f}", p); }
@@ -276,8 +295,13 @@ CompareReport compare(const BenchmarkFile& base, const BenchmarkFile& fresh, con
   report.base_path = base.path;
   report.new_path = fresh.path;
   report.options = options;
-  report.skipped_base = base.skipped;
-  report.skipped_new = fresh.skipped;
+  const auto selected = name_filter(options);
+  for (const auto& item : base.skipped) {
+    if (selected(item.name)) report.skipped_base.push_back(item);
+  }
+  for (const auto& item : fresh.skipped) {
+    if (selected(item.name)) report.skipped_new.push_back(item);
+  }
 
   std::map<std::string, const BenchmarkSamples*> new_by_name;
   for (const auto& benchmark : fresh.benchmarks) new_by_name[benchmark.name] = &benchmark;
@@ -288,6 +312,7 @@ CompareReport compare(const BenchmarkFile& base, const BenchmarkFile& fresh, con
 
   const double threshold = options.threshold_pct;
   for (const auto& old : base.benchmarks) {
+    if (!selected(old.name)) continue;
     const auto it = new_by_name.find(old.name);
     if (it == new_by_name.end()) {
       // A benchmark that errored in NEW is listed with its error, not as missing.
@@ -317,7 +342,9 @@ CompareReport compare(const BenchmarkFile& base, const BenchmarkFile& fresh, con
     report.rows.push_back(row);
   }
   for (const auto& now : fresh.benchmarks) {
-    if (!base_names.count(now.name) && !skipped_base.count(now.name)) report.only_in_new.push_back(now.name);
+    if (selected(now.name) && !base_names.count(now.name) && !skipped_base.count(now.name)) {
+      report.only_in_new.push_back(now.name);
+    }
   }
   return report;
 }
@@ -333,6 +360,7 @@ std::string summary_line(const CompareReport& report) {
       "{} benchmark(s) compared: {} slower, {} faster, {} noisy, {} same (threshold {}%, alpha {})",
       report.rows.size(), counts[Verdict::slower], counts[Verdict::faster], counts[Verdict::noisy],
       counts[Verdict::same], report.options.threshold_pct, report.options.alpha);
+  if (!report.options.filter.empty()) line += fmt::format("; only names matching \"{}\"", report.options.filter);
   if (threshold_only > 0) {
     line += fmt::format("; {} decided by the threshold alone (too few repetitions for the U test)", threshold_only);
   }
@@ -373,6 +401,72 @@ std::string format_markdown(const CompareReport& report) {
   skipped("BASE", report.base_path, report.skipped_base);
   skipped("NEW", report.new_path, report.skipped_new);
   out += "\n" + summary_line(report) + "\n";
+  return out;
+}
+
+HistoryReport read_history(const std::filesystem::path& folder, const CompareOptions& options) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(folder, ec)) raise("{}: no such folder (--history takes a folder of runs)", folder.string());
+  std::vector<std::filesystem::path> children;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    if (entry.is_directory() || entry.path().extension() == ".json") children.push_back(entry.path());
+  }
+  std::sort(children.begin(), children.end());
+  HistoryReport report;
+  report.folder = folder.string();
+  std::vector<BenchmarkFile> runs;
+  for (const auto& child : children) {
+    // A folder without benchmark JSON (an empty or failed run) is not a point of the history.
+    if (child.extension() != ".json" && !holds_benchmark_json(child)) continue;
+    runs.push_back(read_benchmark_inputs(child));
+    report.runs.push_back(child.filename().string());
+  }
+  if (runs.empty()) raise("{}: no runs with Google Benchmark JSON in this folder", folder.string());
+  const auto selected = name_filter(options);
+  std::map<std::string, std::size_t> index;
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    for (const auto& benchmark : runs[r].benchmarks) {
+      if (!selected(benchmark.name)) continue;
+      const auto [it, added] = index.emplace(benchmark.name, report.rows.size());
+      if (added) report.rows.push_back({benchmark.name, std::vector<std::optional<double>>(runs.size()), std::nullopt});
+      report.rows[it->second].medians_ns[r] = median(benchmark.times_ns);
+    }
+  }
+  for (auto& row : report.rows) {
+    std::optional<double> first, last;
+    for (const auto& m : row.medians_ns) {
+      if (!m) continue;
+      if (!first) first = m;
+      last = m;
+    }
+    if (first && *first > 0) row.change_pct = 100 * (*last - *first) / *first;
+  }
+  if (runs.size() >= 2) report.latest = compare(runs[runs.size() - 2], runs.back(), options);
+  return report;
+}
+
+std::string format_history_markdown(const HistoryReport& report, std::size_t max_runs) {
+  const std::size_t shown = std::min(max_runs, report.runs.size());
+  const std::size_t from = report.runs.size() - shown;
+  std::string out = fmt::format("## parbench compare --history\n\n`{}`: {} run(s){}\n\n| benchmark |", report.folder,
+                                report.runs.size(), shown < report.runs.size() ? fmt::format(", the last {} shown", shown) : "");
+  for (std::size_t r = from; r < report.runs.size(); ++r) out += fmt::format(" {} |", escape_cell(report.runs[r]));
+  out += " first -> last |\n|---|";
+  for (std::size_t r = from; r < report.runs.size(); ++r) out += "---:|";
+  out += "---:|\n";
+  for (const auto& row : report.rows) {
+    out += fmt::format("| {} |", escape_cell(row.name));
+    for (std::size_t r = from; r < report.runs.size(); ++r) {
+      out += row.medians_ns[r] ? fmt::format(" {} |", format_time(*row.medians_ns[r])) : std::string(" - |");
+    }
+    out += row.change_pct ? fmt::format(" {:+.1f}% |\n", *row.change_pct) : std::string(" n/a |\n");
+  }
+  out += "\nMedians of real time per run; \"-\": the run does not have the benchmark.\n";
+  if (report.latest) {
+    out += "\n### Last run against the one before\n\n" + format_markdown(*report.latest);
+  } else {
+    out += "\nOnly one run: nothing to compare it with.\n";
+  }
   return out;
 }
 

@@ -56,6 +56,7 @@ std::string_view verdict_name(Verdict verdict);
 struct CompareOptions {
   double threshold_pct = 10;  // a median change beyond +-threshold counts
   double alpha = 0.05;        // significance level of the U test
+  std::string filter;         // ECMAScript regex: only benchmarks whose name it finds are compared
 };
 
 struct BenchmarkComparison {
@@ -84,5 +85,26 @@ CompareReport compare(const BenchmarkFile& base, const BenchmarkFile& fresh, con
 std::string format_markdown(const CompareReport& report);
 // The summary line alone, e.g. "12 benchmarks compared: 1 slower, 0 faster, 2 noisy, 9 same ...".
 std::string summary_line(const CompareReport& report);
+
+// History: the runs of a folder (each child folder or JSON file one run, in name order: run
+// folders are named by timestamp or SLURM job id) and each benchmark's median real time in each.
+struct HistoryRow {
+  std::string name;
+  std::vector<std::optional<double>> medians_ns;  // one per run; absent where the run lacks it
+  std::optional<double> change_pct;               // last run with it vs first run with it
+};
+
+struct HistoryReport {
+  std::string folder;
+  std::vector<std::string> runs;  // names of the runs, oldest first
+  std::vector<HistoryRow> rows;   // every benchmark seen, in order of first appearance
+  std::optional<CompareReport> latest;  // the last run against the one before it (the gate)
+};
+
+// Reads every run under `folder`; at least one is needed, two for `latest`.
+HistoryReport read_history(const std::filesystem::path& folder, const CompareOptions& options);
+// A table of the medians of the last `max_runs` runs with the change first -> last, then the
+// comparison of the last two runs.
+std::string format_history_markdown(const HistoryReport& report, std::size_t max_runs = 8);
 
 }  // namespace parbench::results

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -321,4 +322,59 @@ TEST(CompareCli, BadInputIsAnErrorNamingTheFile) {
   EXPECT_NE(r.output.find(fmt::format("{}: not valid JSON", text)), std::string::npos) << r.output;
 }
 
+TEST(CompareCli, RunFoldersMergeTheirFilesAndPassOverOtherJson) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "base" / "logs");
+  std::filesystem::create_directories(dir / "new");
+  write(dir, "base/a.json", document({entries("BM_a", {10, 10.1, 9.9, 10, 10}, "ms")}));
+  write(dir, "base/b.json", document({entries("BM_b", {5, 5, 5, 5, 5}, "ms")}));
+  write(dir, "base/scaling.json", R"({"schema": "parbench.scaling/1", "series": []})");
+  write(dir, "new/all.json",
+        document({entries("BM_a", {10, 10.1, 9.9, 10, 10}, "ms"), entries("BM_b", {8, 8.1, 7.9, 8, 8}, "ms")}));
+  const CommandResult r = run_parbench(fmt::format("compare {} {}", (dir / "base").string(), (dir / "new").string()));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("| BM_b | 5.000 ms (n=5) | 8.000 ms (n=5) | +60.0% |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2 benchmark(s) compared: 1 slower, 0 faster, 0 noisy, 1 same"), std::string::npos)
+      << r.output;
+  // --filter leaves the slower BM_b out of the gate.
+  const CommandResult filtered = run_parbench(
+      fmt::format("compare {} {} --filter '^BM_a$'", (dir / "base").string(), (dir / "new").string()));
+  EXPECT_EQ(filtered.status, 0) << filtered.output;
+  EXPECT_NE(filtered.output.find("1 benchmark(s) compared: 0 slower"), std::string::npos) << filtered.output;
+  EXPECT_NE(filtered.output.find("only names matching \"^BM_a$\""), std::string::npos) << filtered.output;
+  std::filesystem::create_directories(dir / "empty");
+  const CommandResult empty = run_parbench(fmt::format("compare {} {}", (dir / "empty").string(), (dir / "new").string()));
+  EXPECT_EQ(empty.status, 1);
+  EXPECT_NE(empty.output.find("no Google Benchmark JSON file"), std::string::npos) << empty.output;
+}
+
+TEST(CompareCli, HistoryShowsEachTrendAndGatesTheLastRun) {
+  TempDir dir;
+  for (const auto& run : {"20261101-0900", "20261102-0900", "20261103-0900"}) {
+    std::filesystem::create_directories(dir / "runs" / run);
+  }
+  std::filesystem::create_directories(dir / "runs" / "20261101-1000-crashed");  // no JSON: not a run
+  write(dir, "runs/20261101-0900/s.json",
+        document({entries("BM_step", {10, 10.1, 9.9, 10, 10}, "ms"), entries("BM_old", {1, 1, 1}, "ms")}));
+  write(dir, "runs/20261102-0900/s.json", document({entries("BM_step", {10.5, 10.6, 10.4, 10.55, 10.45}, "ms")}));
+  write(dir, "runs/20261103-0900/s.json", document({entries("BM_step", {13, 13.1, 12.9, 13.05, 12.95}, "ms")}));
+  const CommandResult r = run_parbench(fmt::format("compare --history {}", (dir / "runs").string()));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("3 run(s)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| benchmark | 20261101-0900 | 20261102-0900 | 20261103-0900 | first -> last |"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("| BM_step | 10.000 ms | 10.500 ms | 13.000 ms | +30.0% |"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("| BM_old | 1.000 ms | - | - | +0.0% |"), std::string::npos) << r.output;
+  // The gate is the last run against the one before it: +23.8%, significant.
+  EXPECT_NE(r.output.find("| BM_step | 10.500 ms (n=5) | 13.000 ms (n=5) | +23.8% | 0.008 | slower |"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(run_parbench(fmt::format("compare --history {} --threshold 30", (dir / "runs").string())).status, 0);
+  const CommandResult both = run_parbench(fmt::format("compare a.json --history {}", (dir / "runs").string()));
+  EXPECT_EQ(both.status, 1);
+  EXPECT_NE(both.output.find("--history takes the folder of runs alone"), std::string::npos) << both.output;
+}
+
 }  // namespace
+
