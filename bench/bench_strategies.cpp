@@ -4,7 +4,8 @@
 // next to design.md §4's prediction).
 //   bench_strategies [--workload=violence] [--batch=64] [--mode=strong|weak] [--backend=cpu]
 //                    [--strategies=serial,thread_pool,...] [--workers=1,2,3,4,8] [--stage=1]
-//                    [--sync_bn=0|1] [--overlap=1|0] [--bucket_mb=25] [google benchmark flags]
+//                    [--sync_bn=0|1] [--overlap=1|0] [--bucket_mb=25] [--data=FILE [--split=/train]]
+//                    [google benchmark flags]
 //   mpirun -np N bench_strategies --strategies=ddp,zero [...]   # the multi-process strategies
 // Names: step/<workload>/<strategy>/workers:<N>/batch:<B> in strong scaling (B the global batch),
 // .../batch_per_worker:<b> in weak scaling (global batch N*b). In-process strategies (thread_pool,
@@ -14,6 +15,8 @@
 // backend that was not built) is reported with SkipWithError, never dropped. Under MPI every
 // iteration reports the slowest rank's time (UseManualTime with the maximum over ranks), so that
 // all ranks agree on the iteration count; only rank 0 prints and writes --benchmark_out.
+// The batch is synthetic (bench/synthetic_batch.h) unless --data names an HDF5 dataset of the
+// workload (design.md §5): then its first samples, read once before any timing.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
@@ -21,14 +24,17 @@
 #include <cstdio>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "bench/common.h"
 #include "bench/synthetic_batch.h"
+#include "core/check.h"
 #include "core/context.h"
 #include "core/error.h"
+#include "data/loader.h"
 #include "strategies/comm.h"
 #include "strategies/strategy.h"
 
@@ -46,6 +52,32 @@ struct Config {
   bool sync_bn = false;
   bool overlap = true;
   double bucket_mb = 25;
+  std::string data, split = "/";  // an HDF5 dataset to take the batch from, and its split
+};
+
+// The first `rows` samples of an HDF5 dataset, in memory: what every benchmark of the run steps on
+// (the largest global batch of the run; smaller ones use its first rows).
+struct FileBatch {
+  data::Batch batch;
+
+  FileBatch(const Config& config, std::int64_t rows) {
+    data::LoaderOptions options;
+    options.group = config.split;
+    options.workload = config.workload;
+    options.batch = rows;
+    options.shuffle = false;
+    options.threads = 0;
+    batch = data::Loader(config.data, options).read(0, 0);  // the loader refuses a split smaller than `rows`
+  }
+  models::BatchView view() const {
+    models::BatchView v;
+    for (const auto& [name, tensor] : batch.inputs) {
+      v.inputs[name] = tensor.values.data();
+      v.sample_floats[name] = static_cast<std::int64_t>(tensor.values.size()) / batch.size();
+    }
+    for (const auto& [name, labels] : batch.targets) v.targets[name] = labels.data();
+    return v;
+  }
 };
 
 bool multi_process(const std::string& strategy) { return strategy == "ddp" || strategy == "zero"; }
@@ -95,8 +127,8 @@ int compute_threads(const std::string& strategy, int workers, int processes) {
   return strategy == "serial" ? workers : multi_process(strategy) ? processes : workers;
 }
 
-void BM_Strategy(benchmark::State& state, const Config& config, const std::string& name, int workers,
-                 strategies::Comm* timing) {
+void BM_Strategy(benchmark::State& state, const Config& config, const FileBatch* file, const std::string& name,
+                 int workers, strategies::Comm* timing) {
   const int batch = global_batch(config, workers);
   if (name != "serial" && batch < workers) {  // serial's "workers" are threads over the whole batch
     state.SkipWithError(fmt::format("more workers ({}) than samples in the global batch ({})", workers, batch).c_str());
@@ -109,9 +141,10 @@ void BM_Strategy(benchmark::State& state, const Config& config, const std::strin
     state.SkipWithError(error.what());
     return;
   }
-  const bench::SyntheticBatch data(strategy->model(), batch);
+  std::optional<bench::SyntheticBatch> synthetic;
+  if (!file) synthetic.emplace(strategy->model(), batch);
   const strategies::RowRange rows = strategy->process_rows(batch);
-  const models::BatchView view = data.view().rows_from(rows.begin);
+  const models::BatchView view = (file ? file->view() : synthetic->view()).rows_from(rows.begin);
   std::int64_t step = 0;
   strategy->step(view, batch, step++);  // first touch of activations and optimizer state, untimed
   strategies::StepTimes sum;
@@ -173,6 +206,8 @@ int main(int argc, char** argv) {
   config.sync_bn = bench::take_int_flag(argc, argv, "sync_bn", 0) != 0;
   config.overlap = bench::take_int_flag(argc, argv, "overlap", 1) != 0;
   config.bucket_mb = std::stod(bench::take_string_flag(argc, argv, "bucket_mb", "25"));
+  config.data = bench::take_string_flag(argc, argv, "data", "");
+  config.split = bench::take_string_flag(argc, argv, "split", config.split);
   const auto names = split_list(bench::take_string_flag(argc, argv, "strategies", "serial,thread_pool,task_graph,dp"));
   std::vector<int> workers;
   for (const auto& w : split_list(bench::take_string_flag(argc, argv, "workers", "1,2,3,4,8"))) workers.push_back(std::stoi(w));
@@ -195,6 +230,18 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("processes", std::to_string(world ? world->size() : 1));
   benchmark::AddCustomContext("sync_bn", config.sync_bn ? "true" : "false");
   benchmark::AddCustomContext("bucket_mb", std::to_string(config.bucket_mb));
+  benchmark::AddCustomContext("data", config.data.empty() ? "synthetic" : config.data + ":" + config.split);
+  std::unique_ptr<FileBatch> file;
+  if (!config.data.empty()) {
+    const int most = mpi ? world->size() : *std::max_element(workers.begin(), workers.end());
+    try {
+      file = std::make_unique<FileBatch>(config, global_batch(config, most));
+    } catch (const Error& error) {
+      std::fprintf(stderr, "bench_strategies: %s\n", error.what());
+      end_job_after_error(1);
+      return 1;
+    }
+  }
   for (const auto& name : names) {
     if (multi_process(name) != mpi) continue;  // ddp/zero only under mpirun; the others only without
     for (const int n : mpi ? std::vector<int>{world->size()} : workers) {
@@ -204,8 +251,8 @@ int main(int argc, char** argv) {
           fmt::format("step/{}/{}/workers:{}/{}:{}", config.workload, label, n,
                       config.weak ? "batch_per_worker" : "batch", config.batch);
       benchmark::RegisterBenchmark(benchmark_name.c_str(),
-                                   [&config, name, n, timing = world.get()](benchmark::State& state) {
-                                     BM_Strategy(state, config, name, n, timing);
+                                   [&config, name, n, file = file.get(), timing = world.get()](benchmark::State& state) {
+                                     BM_Strategy(state, config, file, name, n, timing);
                                    })
           ->UseManualTime()
           ->Unit(benchmark::kMillisecond);
