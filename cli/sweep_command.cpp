@@ -54,6 +54,7 @@ struct SweepArgs {
   bool no_collectives = false;
   int max_mib = 64;
   std::string out, launcher = "mpirun", bench_dir;
+  std::string data, split = "/";  // an HDF5 dataset for the batches instead of synthetic ones
   bool plan_only = false, no_report = false, no_plots = false, force = false;
   int only = -1;
   double timeout = 900;
@@ -132,6 +133,9 @@ std::vector<Run> plan(const SweepArgs& args) {
   if (args.mode != "strong" && args.mode != "weak") raise("--mode must be strong or weak, not \"{}\"", args.mode);
   if (args.repetitions < 1) raise("--repetitions must be at least 1 (got {})", args.repetitions);
   if (!(args.min_time > 0)) raise("--min-time must be a positive number of seconds (got {})", args.min_time);
+  if (!args.data.empty() && args.workloads.size() != 1) {
+    raise("--data {} holds one workload's samples: give --workloads with exactly one workload", args.data);
+  }
   const auto batch = batches(args);
   std::vector<Run> runs;
   const std::vector<std::string> timing{fmt::format("--benchmark_repetitions={}", args.repetitions),
@@ -151,6 +155,10 @@ std::vector<Run> plan(const SweepArgs& args) {
         run.harness_args = {"bench_strategies", "--workload=" + workload, fmt::format("--batch={}", batch.at(workload)),
                             "--mode=" + args.mode, fmt::format("--workers={}", n)};
         run.harness_args.insert(run.harness_args.end(), flags.begin(), flags.end());
+        if (!args.data.empty()) {
+          run.harness_args.push_back("--data=" + fs::absolute(args.data).string());
+          run.harness_args.push_back("--split=" + args.split);
+        }
         run.harness_args.insert(run.harness_args.end(), timing.begin(), timing.end());
         run.file = fmt::format("step-{}-{}-w{}.json", workload, label, n);
         runs.push_back(run);
@@ -275,10 +283,13 @@ Outcome run_process(const std::vector<std::string>& argv, const fs::path& log, d
   }
 }
 
-std::string last_line(const fs::path& log) {
+// The line of a failed run's log that says why: the harness's own message (under mpirun it comes
+// before the launcher's abort notices), else the last line.
+std::string failure_line(const fs::path& log) {
   std::ifstream stream(log);
   std::string line, last;
   while (std::getline(stream, line)) {
+    if (line.rfind("bench_", 0) == 0 || line.find("error") != std::string::npos) return line;
     if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
   }
   return last;
@@ -404,7 +415,7 @@ void run_sweep(const SweepArgs& args, int& failures) {
     if (outcome.timed_out) {
       reason = fmt::format("timed out after {:.0f} s (--timeout)", args.timeout);
     } else if (outcome.status != 0) {
-      reason = fmt::format("exit status {}: {}", outcome.status, last_line(log));
+      reason = fmt::format("exit status {}: {}", outcome.status, failure_line(log));
     } else if (!fs::exists(json, ec)) {
       reason = "the harness exited without writing its JSON";
     }
@@ -451,6 +462,10 @@ void add_sweep_command(CLI::App& app, bool& failed) {
                     "Global batch (strong) or per-worker batch (weak): B, or WORKLOAD=B; default violence=64, "
                     "shoplifting=256")
       ->delimiter(',');
+  sweep->add_option("--data", args->data,
+                    "HDF5 dataset (parbench data synth|import) whose first samples are the batches; default: "
+                    "synthetic batches");
+  sweep->add_option("--split", args->split, "Split of --data, e.g. /train")->capture_default_str();
   sweep->add_option("--mode", args->mode, "strong (fixed global batch) or weak (fixed batch per worker)")
       ->capture_default_str();
   sweep->add_option("--repetitions", args->repetitions, "Google Benchmark repetitions per configuration")
