@@ -134,6 +134,17 @@ void BM_Strategy(benchmark::State& state, const Config& config, const FileBatch*
     state.SkipWithError(fmt::format("more workers ({}) than samples in the global batch ({})", workers, batch).c_str());
     return;
   }
+  // Both models normalise per-sample features with BatchNorm, which needs two rows per replica
+  // unless it is synchronised. Decided here, identically on every rank: a rank failing inside the
+  // step would leave the others waiting in a collective.
+  const int smallest_shard = name == "serial" ? batch : batch / workers;
+  if (smallest_shard < 2 && !config.sync_bn) {
+    state.SkipWithError(fmt::format("BatchNorm needs 2 rows per worker, and a global batch of {} over {} workers gives "
+                                    "{}: use a larger batch or --sync_bn=1",
+                                    batch, workers, smallest_shard)
+                            .c_str());
+    return;
+  }
   std::unique_ptr<strategies::Strategy> strategy;
   try {
     strategy = strategies::make_strategy(name, options_for(config, name, workers));
@@ -146,7 +157,13 @@ void BM_Strategy(benchmark::State& state, const Config& config, const FileBatch*
   const strategies::RowRange rows = strategy->process_rows(batch);
   const models::BatchView view = (file ? file->view() : synthetic->view()).rows_from(rows.begin);
   std::int64_t step = 0;
-  strategy->step(view, batch, step++);  // first touch of activations and optimizer state, untimed
+  try {
+    strategy->step(view, batch, step++);  // first touch of activations and optimizer state, untimed
+  } catch (const Error& error) {
+    // Under MPI every rank meets the same error here (same rows, same checks) before any collective.
+    state.SkipWithError(error.what());
+    return;
+  }
   strategies::StepTimes sum;
   double bytes = 0, bus_bytes = 0, seconds = 0;
   for (auto _ : state) {

@@ -9,6 +9,7 @@ void add_data_commands(CLI::App& app);
 void add_context_command(CLI::App& app);
 void add_describe_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 // `compare` sets `regression_found` when a benchmark got slower; main turns it into exit status 1,
 // which is the gate's answer and not an error.
 void add_compare_command(CLI::App& app, bool& regression_found);

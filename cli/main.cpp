@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   parbench::cli::add_context_command(app);
   parbench::cli::add_describe_command(app);
   parbench::cli::add_train_command(app);
+  parbench::cli::add_report_command(app);
   bool regression_found = false;
   parbench::cli::add_compare_command(app, regression_found);
   bool sweep_failed = false;
