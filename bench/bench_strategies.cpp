@@ -2,7 +2,7 @@
 // the step split into compute, communication (total and exposed) and optimizer, the bytes moved
 // and their bus bandwidth (nccl-tests definitions), and memory per worker (measured model state
 // next to design.md §4's prediction).
-//   bench_strategies [--workload=violence] [--batch=64] [--mode=strong|weak] [--backend=cpu]
+//   bench_strategies [--workload=violence] [--batch=64[,128...]] [--mode=strong|weak] [--backend=cpu]
 //                    [--strategies=serial,thread_pool,...] [--workers=1,2,3,4,8] [--stage=1]
 //                    [--sync_bn=0|1] [--overlap=1|0] [--bucket_mb=25] [--data=FILE [--split=/train]]
 //                    [google benchmark flags]
@@ -12,7 +12,8 @@
 // task_graph, dp) are registered for every --workers value, serial with that many intra-op
 // threads; ddp and zero take the world size from the launcher (or run as one rank without mpirun
 // when only they are asked for). A configuration that cannot run (more workers than samples, a
-// backend that was not built) is reported with SkipWithError, never dropped. Under MPI every
+// backend that was not built, a strategy started with the wrong launcher) is reported with
+// SkipWithError, never dropped. Under MPI every
 // iteration reports the slowest rank's time (UseManualTime with the maximum over ranks), so that
 // all ranks agree on the iteration count; only rank 0 prints and writes --benchmark_out.
 // The batch is synthetic (bench/synthetic_batch.h) unless --data names an HDF5 dataset of the
@@ -22,6 +23,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <deque>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -211,7 +213,9 @@ void BM_Strategy(benchmark::State& state, const Config& config, const FileBatch*
 int main(int argc, char** argv) {
   Config config;
   config.workload = bench::take_string_flag(argc, argv, "workload", config.workload);
-  config.batch = static_cast<int>(bench::take_int_flag(argc, argv, "batch", config.batch));
+  const std::string batch_list = bench::take_string_flag(argc, argv, "batch", std::to_string(config.batch));
+  std::vector<int> batches;
+  for (const auto& b : split_list(batch_list)) batches.push_back(std::stoi(b));
   const std::string mode = bench::take_string_flag(argc, argv, "mode", "strong");
   if (mode != "strong" && mode != "weak") {
     std::fprintf(stderr, "bench_strategies: --mode must be strong or weak, not \"%s\"\n", mode.c_str());
@@ -240,7 +244,7 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   bench::add_run_context();
   benchmark::AddCustomContext("workload", config.workload);
-  benchmark::AddCustomContext("batch", std::to_string(config.batch));
+  benchmark::AddCustomContext("batch", batch_list);
   benchmark::AddCustomContext("mode", mode);
   benchmark::AddCustomContext("precision", "fp32");
   benchmark::AddCustomContext("backend", config.backend);
@@ -250,29 +254,47 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("data", config.data.empty() ? "synthetic" : config.data + ":" + config.split);
   std::unique_ptr<FileBatch> file;
   if (!config.data.empty()) {
+    Config largest = config;
+    largest.batch = *std::max_element(batches.begin(), batches.end());
     const int most = mpi ? world->size() : *std::max_element(workers.begin(), workers.end());
     try {
-      file = std::make_unique<FileBatch>(config, global_batch(config, most));
+      file = std::make_unique<FileBatch>(config, global_batch(largest, most));
     } catch (const Error& error) {
       std::fprintf(stderr, "bench_strategies: %s\n", error.what());
       end_job_after_error(1);
       return 1;
     }
   }
-  for (const auto& name : names) {
-    if (multi_process(name) != mpi) continue;  // ddp/zero only under mpirun; the others only without
-    for (const int n : mpi ? std::vector<int>{world->size()} : workers) {
-      const std::string label = name + (name == "zero" ? std::to_string(config.stage) : "") +
-                                (name == "ddp" && !config.overlap ? "_no_overlap" : "");
-      const std::string benchmark_name =
-          fmt::format("step/{}/{}/workers:{}/{}:{}", config.workload, label, n,
-                      config.weak ? "batch_per_worker" : "batch", config.batch);
-      benchmark::RegisterBenchmark(benchmark_name.c_str(),
-                                   [&config, name, n, file = file.get(), timing = world.get()](benchmark::State& state) {
-                                     BM_Strategy(state, config, file, name, n, timing);
-                                   })
-          ->UseManualTime()
-          ->Unit(benchmark::kMillisecond);
+  // One Config per batch size, at stable addresses for the registered lambdas.
+  std::deque<Config> configs;
+  for (const int b : batches) {
+    configs.push_back(config);
+    configs.back().batch = b;
+  }
+  for (const Config& c : configs) {
+    for (const auto& name : names) {
+      // A strategy started the wrong way is reported as skipped, never dropped.
+      std::string wrong_launch;
+      if (multi_process(name) && !mpi) wrong_launch = name + " runs one MPI rank per worker: start it with mpirun -np N";
+      if (!multi_process(name) && mpi) wrong_launch = name + " runs in one process: start it without mpirun";
+      const bool world_size = multi_process(name) && mpi;
+      for (const int n : world_size ? std::vector<int>{world->size()} : workers) {
+        const std::string label = name + (name == "zero" ? std::to_string(c.stage) : "") +
+                                  (name == "ddp" && !c.overlap ? "_no_overlap" : "");
+        const std::string benchmark_name = fmt::format("step/{}/{}/workers:{}/{}:{}", c.workload, label, n,
+                                                       c.weak ? "batch_per_worker" : "batch", c.batch);
+        benchmark::RegisterBenchmark(benchmark_name.c_str(),
+                                     [&c, name, n, wrong_launch, file = file.get(),
+                                      timing = world.get()](benchmark::State& state) {
+                                       if (!wrong_launch.empty()) {
+                                         state.SkipWithError(wrong_launch.c_str());
+                                         return;
+                                       }
+                                       BM_Strategy(state, c, file, name, n, timing);
+                                     })
+            ->UseManualTime()
+            ->Unit(benchmark::kMillisecond);
+      }
     }
   }
   if (root) {
