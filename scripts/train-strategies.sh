@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# The main job on the built-in default: installs the Debian packages, builds parbench (the "cpu"
-# preset), writes a synthetic violence dataset (train/val splits), inspects it, describes the
-# model, trains it serially for six epochs with metrics (about 0.9 validation accuracy), then
-# trains six epochs under every other strategy with 2 workers (ddp and zero as 2 MPI ranks) and
-# prints their samples/s, exposed communication and memory side by side. The strategy sweep and
-# its report (Google Benchmark, plots) replace that comparison when they land.
-# Outputs go to results/default/ (PARBENCH_OUT=DIR).
+# Every strategy trains the same model on the same data to the same accuracy: installs the Debian
+# packages, builds parbench (the "cpu" preset), writes a synthetic violence dataset (train/val
+# splits), inspects it, describes the model, trains it serially for six epochs with metrics
+# (about 0.9 validation accuracy), then six epochs under every other strategy with 2 workers (ddp
+# and zero as 2 MPI ranks), and prints their samples/s, exposed communication, memory and
+# validation accuracy side by side. Outputs go to results/default/ (PARBENCH_OUT=DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
