@@ -29,6 +29,7 @@
 #include <fmt/format.h>
 
 #include "bench/common.h"
+#include "core/context.h"
 #include "core/error.h"
 #include "strategies/comm.h"
 
@@ -303,6 +304,8 @@ int run(int argc, char** argv) {
   bench::add_run_context();
   benchmark::AddCustomContext("comm", comm_name);
   benchmark::AddCustomContext("ranks", std::to_string(ranks));
+  // Ranks are processes or threads of this host (a one-node run): more than cores share them.
+  benchmark::AddCustomContext("oversubscribed", ranks > cpu_info().physical_cores ? "true" : "false");
   register_benchmarks(comm_name, ranks, comm_name == "local", static_cast<std::size_t>(max_bytes));
   if (rank == 0) {
     benchmark::RunSpecifiedBenchmarks();
