@@ -1,9 +1,7 @@
 // `parbench compare BASE NEW` and `parbench compare --history DIR`: the regression gate. Prints a
 // Markdown comparison for CI logs and reports through `regression_found` whether any benchmark got
 // significantly slower.
-#include <fstream>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include <fmt/format.h>
@@ -25,8 +23,7 @@ struct CompareArgs {
 
 void run_compare(const CompareArgs& args, bool& regression_found) {
   // The --markdown destination is checked before anything is read, so a bad path fails first.
-  std::optional<OutputFile> out;
-  if (!args.markdown.empty()) out.emplace(args.markdown, args.force);
+  if (!args.markdown.empty()) OutputFile check(args.markdown, args.force);
   std::string markdown;
   if (!args.history.empty()) {
     if (!args.base.empty()) raise("--history takes the folder of runs alone, without BASE and NEW");
@@ -41,14 +38,7 @@ void run_compare(const CompareArgs& args, bool& regression_found) {
     regression_found = report.regression();
   }
   fmt::print("{}", markdown);
-  if (out) {
-    {
-      std::ofstream stream(out->temporary());
-      stream << markdown;
-      if (!stream) raise("cannot write {}", out->temporary().string());
-    }
-    out->commit();
-  }
+  if (!args.markdown.empty()) write_text_file(args.markdown, markdown, args.force);
 }
 
 }  // namespace

@@ -295,15 +295,7 @@ std::string failure_line(const fs::path& log) {
   return last;
 }
 
-void write_json(const fs::path& path, const nlohmann::json& json) {
-  OutputFile out(path, true);
-  {
-    std::ofstream stream(out.temporary());
-    stream << json.dump(2) << "\n";
-    if (!stream) raise("cannot write {}", out.temporary().string());
-  }
-  out.commit();
-}
+void write_json(const fs::path& path, const nlohmann::json& json) { write_text_file(path, json.dump(2) + "\n", true); }
 
 // A run that left no result: Google Benchmark JSON with one errored entry under the name the
 // harness would have used, so that `parbench report` and `compare` list it with the reason.

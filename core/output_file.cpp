@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <fstream>
 #include <system_error>
 #include <utility>
 
@@ -40,6 +41,16 @@ void OutputFile::commit() {
   fs::rename(temporary_, destination_, ec);
   if (ec) raise("cannot rename {} to {}: {}", temporary_.string(), destination_.string(), ec.message());
   committed_ = true;
+}
+
+void write_text_file(const fs::path& destination, std::string_view text, bool overwrite) {
+  OutputFile out(destination, overwrite);
+  {
+    std::ofstream stream(out.temporary(), std::ios::binary);
+    stream << text;
+    if (!stream) raise("cannot write {}", out.temporary().string());
+  }
+  out.commit();
 }
 
 }  // namespace parbench

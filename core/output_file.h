@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string_view>
 
 namespace parbench {
 
@@ -25,5 +26,8 @@ class OutputFile {
   std::filesystem::path temporary_;
   bool committed_ = false;
 };
+
+// The whole of `text` as a file, through an OutputFile: a failed write leaves no file.
+void write_text_file(const std::filesystem::path& destination, std::string_view text, bool overwrite);
 
 }  // namespace parbench

@@ -37,13 +37,7 @@ std::string Trace::json() const {
 }
 
 void Trace::write(const std::filesystem::path& path, bool overwrite) const {
-  OutputFile out(path, overwrite);
-  {
-    std::ofstream stream(out.temporary());
-    stream << json() << "\n";
-    if (!stream) raise("cannot write trace {}", out.temporary().string());
-  }
-  out.commit();
+  write_text_file(path, json() + "\n", overwrite);
 }
 
 }  // namespace parbench::strategies
