@@ -96,13 +96,24 @@ nlohmann::json run_context() {
     slurm["job_id"] = job;
     for (const auto& [key, var] : {std::pair{"array_task_id", "SLURM_ARRAY_TASK_ID"},
                                    std::pair{"nodes", "SLURM_JOB_NUM_NODES"},
+                                   std::pair{"node_list", "SLURM_JOB_NODELIST"},
                                    std::pair{"ntasks", "SLURM_NTASKS"},
+                                   std::pair{"ntasks_per_node", "SLURM_NTASKS_PER_NODE"},
+                                   std::pair{"cpus_per_task", "SLURM_CPUS_PER_TASK"},
+                                   std::pair{"gpus", "SLURM_GPUS"},
+                                   std::pair{"gpus_per_node", "SLURM_GPUS_PER_NODE"},
+                                   std::pair{"gpus_per_task", "SLURM_GPUS_PER_TASK"},
+                                   std::pair{"step_id", "SLURM_STEP_ID"},
+                                   std::pair{"procid", "SLURM_PROCID"},
+                                   std::pair{"localid", "SLURM_LOCALID"},
                                    std::pair{"partition", "SLURM_JOB_PARTITION"},
                                    std::pair{"restart_count", "SLURM_RESTART_COUNT"}}) {
       if (const char* value = std::getenv(var)) slurm[key] = value;
     }
   }
   context["slurm"] = slurm;
+  // Which GPUs the launcher gave this process (SLURM sets it per task for --gpus-per-task).
+  if (const char* devices = std::getenv("CUDA_VISIBLE_DEVICES")) context["cuda_visible_devices"] = devices;
 
   const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   context["date_utc"] = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", now);

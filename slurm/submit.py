@@ -205,7 +205,7 @@ def wait_for(arrays, report_id, timeout):
     for array_id in arrays:
         for task, element_state, _, stdout, _ in job_states(array_id):
             if element_state != "COMPLETED":
-                failed.append(f"{array_id}_{task} {element_state}: {failure_of(stdout)}")
+                failed.append(f"{array_id}_{task} ({element_state}) {failure_of(stdout)}")
     return state, report[0][2], failed
 
 

@@ -50,6 +50,10 @@ class Comm {
   virtual std::string name() const = 0;  // "local", "mpi"
   virtual int rank() const = 0;
   virtual int size() const = 0;
+  // This rank among the communicator's ranks on the same host, and their number: what a rank binds
+  // its device by (core/devices.h). The default fits ranks that are threads of one process.
+  virtual int local_rank() const { return rank(); }
+  virtual int local_size() const { return size(); }
 
   // Collectives. Every rank of the communicator issues the same collectives in the same order,
   // with the same sizes. Buffers belong to the collective until its Request completes.

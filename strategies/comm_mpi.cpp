@@ -95,6 +95,14 @@ class MpiComm final : public Comm {
              process_rank());
     mpi_call(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank", "setup", process_rank());
     mpi_call(MPI_Comm_size(comm_, &size_), "MPI_Comm_size", "setup", rank_);
+    // The node-local rank from MPI itself: under mpirun inside a SLURM allocation SLURM_LOCALID is
+    // 0 on every rank, and launchers name their local-rank variables differently.
+    MPI_Comm node = MPI_COMM_NULL;
+    mpi_call(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type",
+             "setup", rank_);
+    mpi_call(MPI_Comm_rank(node, &local_rank_), "MPI_Comm_rank", "setup", rank_);
+    mpi_call(MPI_Comm_size(node, &local_size_), "MPI_Comm_size", "setup", rank_);
+    MPI_Comm_free(&node);
     thread_ = std::make_unique<detail::CommThread>();
   }
 
@@ -108,6 +116,8 @@ class MpiComm final : public Comm {
   std::string name() const override { return "mpi"; }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
+  int local_rank() const override { return local_rank_; }
+  int local_size() const override { return local_size_; }
 
   std::unique_ptr<Request> all_reduce_async(float* data, std::size_t n, Reduction op) override {
     const int count = int_count(n, "all_reduce");
@@ -206,6 +216,7 @@ class MpiComm final : public Comm {
 
   MPI_Comm comm_;
   int rank_ = 0, size_ = 1;
+  int local_rank_ = 0, local_size_ = 1;
   std::unique_ptr<detail::CommThread> thread_;
 };
 

@@ -15,6 +15,7 @@
 
 #include "core/check.h"
 #include "core/context.h"
+#include "core/devices.h"
 #include "core/error.h"
 #include "core/output_file.h"
 #include "data/checkpoint.h"
@@ -259,6 +260,13 @@ TrainResult train(const TrainOptions& options) {
           strategy->name());
   }
   const bool lead = strategy->process_rank() == 0;  // prints, writes metrics and checkpoints
+  // A signal may reach the processes after different steps, or reach only one of them: they agree
+  // on where to stop by summing their stop flags after every step. On a communicator of its own, so
+  // that this never interleaves with the strategy's collectives nor counts in its traffic.
+  std::unique_ptr<Comm> control;
+  if (processes > 1) {
+    control = strategy_options.comm ? strategy_options.comm->split(0, strategy->process_rank()) : make_world_comm();
+  }
   const bool quiet = options.quiet || !lead;
   models::Model& model = strategy->model();
   kernels::Backend& backend = strategy->backend();
@@ -333,6 +341,18 @@ TrainResult train(const TrainOptions& options) {
   metrics["context"] = run_context();
   metrics["context"]["libraries"]["hdf5"] = h5::library_version();
   metrics["context"]["backend"] = backend.describe();
+  {
+    // Device count 0: the cpu backend has none; CUDA_VISIBLE_DEVICES (SLURM's fake or real GPUs)
+    // still decides which device a CUDA backend would bind this rank to.
+    const int local_rank = control ? control->local_rank() : 0;
+    const int visible = visible_devices(0);
+    metrics["context"]["placement"] = {{"rank", strategy->process_rank()},
+                                       {"processes", processes},
+                                       {"local_rank", local_rank},
+                                       {"local_size", control ? control->local_size() : 1},
+                                       {"visible_devices", visible},
+                                       {"device", device_for(local_rank, visible)}};
+  }
   metrics["config"] = {{"workload", workload},
                        {"strategy", strategy->name()},
                        {"workers", strategy_options.workers},
@@ -368,6 +388,15 @@ TrainResult train(const TrainOptions& options) {
   const auto run_start = Clock::now();
   const std::int64_t epochs = options.steps > 0 ? (total_steps + steps_per_epoch - 1) / steps_per_epoch : options.epochs;
   const std::int64_t start_step = step;
+  // Collective over the processes: every one calls it after every step. Without `stop` (a run
+  // without a checkpoint, a benchmark) the steps are not burdened with the all-reduce.
+  auto stop_requested = [&] {
+    if (!options.stop) return false;
+    const bool mine = options.stop->load() || (options.stop_after_step > 0 && step == options.stop_after_step);
+    float any = mine ? 1.0f : 0.0f;
+    if (control) control->all_reduce(&any, 1, Reduction::sum);
+    return any > 0;
+  };
   for (; epoch < epochs && step < total_steps; ++epoch) {
     train_loader.start_epoch(epoch, first_batch);
     std::int64_t batch_index = first_batch;
@@ -407,6 +436,11 @@ TrainResult train(const TrainOptions& options) {
                      static_cast<long long>(total_steps), loss_sum / static_cast<double>(samples), r.lr, r.grad_norm,
                      static_cast<double>(samples) / seconds_since(epoch_start), duration_text(eta).c_str());
       }
+      // A stop after the last step is no preemption: the run is complete.
+      if (stop_requested() && step < total_steps) {
+        result.preempted = true;
+        break;
+      }
     }
     const double epoch_seconds = seconds_since(epoch_start);
     const bool epoch_complete = batch_index == steps_per_epoch;
@@ -436,7 +470,9 @@ TrainResult train(const TrainOptions& options) {
          {{"bytes_per_step", bytes / std::max<double>(1.0, static_cast<double>(steps_done))},
           {"algbw_GBps", times.communication > 0 ? 1e-9 * bytes / times.communication : 0.0},
           {"busbw_GBps", times.communication > 0 ? 1e-9 * bus_bytes / times.communication : 0.0}}}};
-    if (val_loader) {
+    result.last_epoch = epoch + 1;
+    // A preempted run saves its checkpoint at once; the evaluation comes with the epoch's end.
+    if (val_loader && !result.preempted) {
       result.last_eval = evaluate(*strategy, *val_loader, strategy_options.loss, strategy_options.seed);
       record["eval"] = eval_json(result.last_eval);
       if (!quiet) {
@@ -450,6 +486,10 @@ TrainResult train(const TrainOptions& options) {
     metrics["epochs"].push_back(record);
     save(epoch_complete ? epoch + 1 : epoch, epoch_complete ? 0 : batch_index);
     if (lead && !options.metrics.empty()) write_json(options.metrics, metrics);
+    if (result.preempted) {
+      if (epoch_complete) ++epoch;
+      break;
+    }
   }
   const MemoryReport memory = strategy->memory(options.batch);
   metrics["memory_per_worker_bytes"] = {{"parameters", memory.parameters},
@@ -463,7 +503,8 @@ TrainResult train(const TrainOptions& options) {
   result.steps = step;
   result.epochs = epoch;
   result.lead = lead;
-  metrics["result"] = {{"steps", step}, {"epochs", epoch}, {"seconds", seconds_since(run_start)}};
+  metrics["result"] = {
+      {"steps", step}, {"epochs", epoch}, {"seconds", seconds_since(run_start)}, {"preempted", result.preempted}};
   if (lead && !options.metrics.empty()) write_json(options.metrics, metrics);
   if (strategy_options.trace) {
     // One file per process: Perfetto opens several at once and lines their clocks up by rank.

@@ -3,6 +3,7 @@
 // (parbench.train/1, design.md §11), and checkpoints that resume to the same loss bitwise.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -32,6 +33,12 @@ struct TrainOptions {
   std::filesystem::path trace;       // Chrome trace (per process: name.rankR.json when several)
   bool quiet = false;                // no progress lines
   bool force = false;                // replace existing --metrics / --checkpoint files
+  // Preemption: polled after every step (`parbench train` sets it on SIGUSR1/SIGTERM). Once it is
+  // set on any process, every process stops after that same step, the checkpoint is written, and
+  // train() returns with `preempted`; --resume continues as if the run had never stopped. Null (no
+  // preemption) or not must be the same on every process: with it, each step ends in a collective.
+  const std::atomic<bool>* stop = nullptr;
+  std::int64_t stop_after_step = 0;  // > 0 and `stop` given: act as if it were set after this step (tests)
 };
 
 struct EvalResult {
@@ -50,6 +57,8 @@ struct TrainResult {
   std::vector<EvalResult> last_eval;   // per head, on the validation split (empty without one)
   nlohmann::json metrics;              // what --metrics writes
   bool lead = true;                    // this process is rank 0, the one that reports
+  bool preempted = false;              // stopped by TrainOptions::stop before the last step
+  std::int64_t last_epoch = 0;         // 1-based epoch of the last step taken (as the progress lines count)
 };
 
 TrainResult train(const TrainOptions& options);
