@@ -181,35 +181,49 @@ def size_label(b):
 
 
 def busbw_plot(report, folder):
-    fig, ax = plt.subplots(figsize=(8.5, 4.8))
+    """One panel per collective, so the lines of a panel differ only by rank count (colour) and
+    communicator (line style: parbench's mpi solid, the raw MPI_Allreduce reference dashed)."""
     ops = sorted({c["op"] for c in report["collectives"]})
     comms = sorted({c["comm"] for c in report["collectives"]})
+    ranks = sorted({c["ranks"] for c in report["collectives"]})
     styles = ["-", "--", ":", "-."]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    sizes = set()
-    for c in report["collectives"]:
-        pts = [p for p in c["points"] if p["busbw_GBps"] is not None]
-        if not pts:
-            continue
-        xs = [math.log2(p["bytes"]) for p in pts]
-        sizes.update(p["bytes"] for p in pts)
-        ax.plot(xs, [p["busbw_GBps"] for p in pts], marker=MARKERS[ops.index(c["op"]) % len(MARKERS)],
-                color=colors[ops.index(c["op"]) % len(colors)], linestyle=styles[comms.index(c["comm"]) % len(styles)],
-                label=f"{c['op']} {c['comm']} n={c['ranks']}")
-    ticks = sorted(sizes)
-    # At most ~12 labelled sizes: every k-th one when the sweep is long.
-    step = max(1, math.ceil(len(ticks) / 12))
-    shown = ticks[::step]
-    ax.xaxis.set_major_locator(FixedLocator([math.log2(b) for b in shown]))
-    ax.set_xticklabels([size_label(b) for b in shown], rotation=45, ha="right")
-    ax.set_xlabel("message size (log2 scale)")
-    ax.set_ylabel("bus bandwidth (GB/s)")
-    ax.set_ylim(bottom=0)
-    ax.yaxis.set_major_locator(MaxNLocator(nbins=8))
-    ax.grid(True, alpha=0.3)
-    legend_outside(ax)
+    columns = 2 if len(ops) > 1 else 1
+    rows = math.ceil(len(ops) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(6 * columns, 3.6 * rows), squeeze=False)
+    sizes = sorted({p["bytes"] for c in report["collectives"] for p in c["points"] if p["busbw_GBps"] is not None})
+    # At most ~10 labelled sizes: every k-th one when the sweep is long.
+    shown = sizes[::max(1, math.ceil(len(sizes) / 10))]
+    for ax, op in zip(axes.flat, ops):
+        for c in report["collectives"]:
+            pts = [p for p in c["points"] if p["busbw_GBps"] is not None]
+            if c["op"] != op or not pts:
+                continue
+            ax.plot([math.log2(p["bytes"]) for p in pts], [p["busbw_GBps"] for p in pts],
+                    marker=MARKERS[ranks.index(c["ranks"]) % len(MARKERS)], markersize=4,
+                    color=colors[ranks.index(c["ranks"]) % len(colors)],
+                    linestyle=styles[comms.index(c["comm"]) % len(styles)])
+        ax.set_title(op, fontsize="medium")
+        ax.xaxis.set_major_locator(FixedLocator([math.log2(b) for b in shown]))
+        ax.set_xticklabels([size_label(b) for b in shown], rotation=45, ha="right", fontsize="small")
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+        ax.grid(True, alpha=0.3)
+    for ax in axes.flat[len(ops):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("bus bandwidth (GB/s)")
+    for ax in axes[-1, :]:
+        ax.set_xlabel("message size")
+    handles = [Line2D([], [], color=colors[i % len(colors)], marker=MARKERS[i % len(MARKERS)], label=f"{n} ranks")
+               for i, n in enumerate(ranks)]
+    handles += [Line2D([], [], color="black", linestyle=styles[i % len(styles)],
+                       label="MPI_Allreduce (raw)" if comm == "mpi_raw" else f"parbench {comm} comm")
+                for i, comm in enumerate(comms)]
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize="small", frameon=False)
     host = report["context"].get("host") or report["context"].get("host_name") or "?"
-    ax.set_title(f"collectives: bus bandwidth vs message size on {host}", fontsize="medium")
+    fig.suptitle(f"collectives: bus bandwidth (nccl-tests definition) vs message size on {host}", fontsize="medium")
+    fig.tight_layout()
     save(fig, folder, "busbw")
 
 

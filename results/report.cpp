@@ -385,20 +385,29 @@ std::vector<BestChoice> best_choices(const std::vector<StrategySeries>& series) 
     }
   }
   for (const auto* setting : settings) {
-    std::map<int, std::vector<std::pair<double, std::string>>> by_workers;
+    struct Candidate {
+      double samples_per_s;
+      std::string strategy;
+      const StrategyPoint* point;
+    };
+    std::map<int, std::vector<Candidate>> by_workers;
     for (const auto& s : series) {
       if (!same_setting(s, *setting)) continue;
       for (const auto& p : s.points) {
-        if (p.samples_per_s) by_workers[p.workers].emplace_back(*p.samples_per_s, s.strategy);
+        if (p.samples_per_s) by_workers[p.workers].push_back({*p.samples_per_s, s.strategy, &p});
       }
     }
     for (auto& [workers, list] : by_workers) {
-      std::stable_sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+      std::stable_sort(list.begin(), list.end(),
+                       [](const auto& a, const auto& b) { return a.samples_per_s > b.samples_per_s; });
       BestChoice c{setting->workload, setting->precision, setting->mode, setting->backend, setting->batch, workers,
-                   list[0].second, list[0].first, std::nullopt, std::nullopt};
+                   list[0].strategy, list[0].samples_per_s, std::nullopt, std::nullopt};
       if (list.size() > 1) {
-        c.runner_up = list[1].second;
-        c.runner_up_samples_per_s = list[1].first;
+        c.runner_up = list[1].strategy;
+        c.runner_up_samples_per_s = list[1].samples_per_s;
+        const auto& best_ms = list[0].point->step_ms;
+        const auto& next_ms = list[1].point->step_ms;
+        c.within_spread = best_ms && next_ms && next_ms->min <= best_ms->max;
       }
       best.push_back(std::move(c));
     }
@@ -610,7 +619,8 @@ nlohmann::ordered_json to_json(const ScalingReport& report, const std::string& g
                            {"strategy", b.strategy},
                            {"samples_per_s", b.samples_per_s},
                            {"runner_up", opt(b.runner_up)},
-                           {"runner_up_samples_per_s", opt(b.runner_up_samples_per_s)}});
+                           {"runner_up_samples_per_s", opt(b.runner_up_samples_per_s)},
+                           {"within_spread", b.within_spread}});
   }
   for (const auto& c : report.collectives) {
     ojson points = ojson::array();
@@ -766,6 +776,7 @@ void workload_section(const ScalingReport& report, const std::string& workload, 
 
     md += "Best strategy per worker count:\n\n| workers | best | samples/s | runner-up | margin % |\n"
           "|---:|---|---:|---|---:|\n";
+    bool overlap = false;
     for (const auto& b : report.best) {
       if (b.workload != setting->workload || b.precision != setting->precision || b.mode != setting->mode ||
           b.batch != setting->batch || b.backend != setting->backend) {
@@ -774,8 +785,14 @@ void workload_section(const ScalingReport& report, const std::string& workload, 
       md += fmt::format("| {} | {} | {} | {} | {} |\n", b.workers, b.strategy, num(b.samples_per_s),
                         b.runner_up.value_or("—"),
                         b.runner_up_samples_per_s
-                            ? fmt::format("{:.1f}", 100 * (b.samples_per_s / *b.runner_up_samples_per_s - 1))
+                            ? fmt::format("{:.1f}{}", 100 * (b.samples_per_s / *b.runner_up_samples_per_s - 1),
+                                          b.within_spread ? " (ranges overlap)" : "")
                             : "—");
+      overlap |= b.within_spread;
+    }
+    if (overlap) {
+      md += "\n(ranges overlap): the min-max step times over the repetitions of best and runner-up overlap, so "
+            "their order is within the noise of this run.\n";
     }
     md += "\n";
   }

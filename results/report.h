@@ -70,6 +70,8 @@ struct BestChoice {
   double samples_per_s = 0;
   std::optional<std::string> runner_up;
   std::optional<double> runner_up_samples_per_s;
+  // The two step-time ranges (min-max over repetitions) overlap: the ranking is within the noise.
+  bool within_spread = false;
 };
 
 struct CollectivePoint {

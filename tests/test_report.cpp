@@ -173,6 +173,30 @@ TEST(ReportBuild, StrongScalingFromRepetitions) {
   EXPECT_DOUBLE_EQ(*r.best[0].runner_up_samples_per_s, 320);
 }
 
+TEST(ReportBuild, BestStrategySaysWhenTheRankingIsWithinTheSpread) {
+  // 2 workers: a (median 50, 48-52 ms) beats b (median 51, 50-53 ms), but the ranges overlap;
+  // 4 workers: c (20-22 ms) beats d (30-31 ms) clearly.
+  std::vector<json> entries;
+  const auto add = [&](const char* strategy, int workers, std::vector<double> times) {
+    const std::string name = fmt::format("step/violence/{}/workers:{}/batch:64", strategy, workers);
+    for (double t : times) entries.push_back(iteration(name, t));
+  };
+  add("a", 2, {48, 50, 52});
+  add("b", 2, {50, 51, 53});
+  add("c", 4, {20, 21, 22});
+  add("d", 4, {30, 30.5, 31});
+  const ScalingReport r = build_report({{"s.json", file_json(entries, kCpuContext)}});
+  ASSERT_EQ(r.best.size(), 2u);
+  EXPECT_EQ(r.best[0].strategy, "a");
+  EXPECT_EQ(r.best[0].runner_up, "b");
+  EXPECT_TRUE(r.best[0].within_spread);
+  EXPECT_EQ(r.best[1].strategy, "c");
+  EXPECT_FALSE(r.best[1].within_spread);
+  const std::string md = results::format_markdown(r, {}, "");
+  EXPECT_NE(md.find("| 2 | a | 1280 | b | 2.0 (ranges overlap) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 4 | c | 3048 | d | 45.2 |"), std::string::npos) << md;
+}
+
 TEST(ReportBuild, WeakScalingUsesThePerWorkerBatch) {
   const ScalingReport r = build_report({{"w.json", file_json({
       iteration("step/violence/dp/workers:1/batch_per_worker:8", 100),
