@@ -49,6 +49,7 @@ struct SweepArgs {
   std::vector<int> workers{1, 2, 3, 4};
   std::vector<std::string> batch;  // "B" for every workload, or "workload=B"
   std::string mode = "strong";
+  std::string backend = "cpu";
   int repetitions = 3;
   double min_time = 0.3;
   bool no_collectives = false;
@@ -153,7 +154,7 @@ std::vector<Run> plan(const SweepArgs& args) {
         run.benchmark = fmt::format("step/{}/{}/workers:{}/{}:{}/manual_time", workload, label, n,
                                     args.mode == "weak" ? "batch_per_worker" : "batch", batch.at(workload));
         run.harness_args = {"bench_strategies", "--workload=" + workload, fmt::format("--batch={}", batch.at(workload)),
-                            "--mode=" + args.mode, fmt::format("--workers={}", n)};
+                            "--mode=" + args.mode, "--backend=" + args.backend, fmt::format("--workers={}", n)};
         run.harness_args.insert(run.harness_args.end(), flags.begin(), flags.end());
         if (!args.data.empty()) {
           run.harness_args.push_back("--data=" + fs::absolute(args.data).string());
@@ -459,6 +460,9 @@ void add_sweep_command(CLI::App& app, bool& failed) {
                     "synthetic batches");
   sweep->add_option("--split", args->split, "Split of --data, e.g. /train")->capture_default_str();
   sweep->add_option("--mode", args->mode, "strong (fixed global batch) or weak (fixed batch per worker)")
+      ->capture_default_str();
+  sweep->add_option("--backend", args->backend,
+                    "Kernel backend: cpu, or cuda (a build without it reports every step as skipped)")
       ->capture_default_str();
   sweep->add_option("--repetitions", args->repetitions, "Google Benchmark repetitions per configuration")
       ->capture_default_str();
