@@ -231,7 +231,9 @@ int main(int argc, char** argv) {
   config.split = bench::take_string_flag(argc, argv, "split", config.split);
   const auto names = split_list(bench::take_string_flag(argc, argv, "strategies", "serial,thread_pool,task_graph,dp"));
   std::vector<int> workers;
-  for (const auto& w : split_list(bench::take_string_flag(argc, argv, "workers", "1,2,3,4,8"))) workers.push_back(std::stoi(w));
+  for (const auto& w : split_list(bench::take_string_flag(argc, argv, "workers", "1,2,3,4,8"))) {
+    workers.push_back(std::stoi(w));
+  }
   // ddp and zero run under mpirun, or alone as one rank (MPI initialises as a singleton).
   const bool mpi = strategies::launched_with_mpi() || std::all_of(names.begin(), names.end(), multi_process);
   std::unique_ptr<strategies::Comm> world = mpi ? strategies::make_world_comm() : nullptr;
@@ -275,7 +277,9 @@ int main(int argc, char** argv) {
     for (const auto& name : names) {
       // A strategy started the wrong way is reported as skipped, never dropped.
       std::string wrong_launch;
-      if (multi_process(name) && !mpi) wrong_launch = name + " runs one MPI rank per worker: start it with mpirun -np N";
+      if (multi_process(name) && !mpi) {
+        wrong_launch = name + " runs one MPI rank per worker: start it with mpirun -np N";
+      }
       if (!multi_process(name) && mpi) wrong_launch = name + " runs in one process: start it without mpirun";
       const bool world_size = multi_process(name) && mpi;
       for (const int n : world_size ? std::vector<int>{world->size()} : workers) {

@@ -31,7 +31,9 @@ void run_compare(const CompareArgs& args, bool& regression_found) {
     markdown = results::format_history_markdown(history);
     regression_found = history.latest && history.latest->regression();
   } else {
-    if (args.base.empty() || args.fresh.empty()) raise("compare needs BASE and NEW (files or run folders), or --history DIR");
+    if (args.base.empty() || args.fresh.empty()) {
+      raise("compare needs BASE and NEW (files or run folders), or --history DIR");
+    }
     const results::CompareReport report = results::compare(results::read_benchmark_inputs(args.base),
                                                            results::read_benchmark_inputs(args.fresh), args.options);
     markdown = results::format_markdown(report);

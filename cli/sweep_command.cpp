@@ -304,7 +304,9 @@ void write_failure(const fs::path& path, const Run& run, const std::string& reas
   // Google Benchmark's context holds strings only; parbench's nested entries become JSON text.
   const nlohmann::json full = run_context();
   nlohmann::json context = nlohmann::json::object();
-  for (const auto& [key, value] : full.items()) context[key] = value.is_string() ? value.get<std::string>() : value.dump();
+  for (const auto& [key, value] : full.items()) {
+    context[key] = value.is_string() ? value.get<std::string>() : value.dump();
+  }
   context["workload"] = run.workload;
   nlohmann::json entry{{"name", run.benchmark},       {"run_name", run.benchmark}, {"run_type", "iteration"},
                        {"repetitions", 1},            {"repetition_index", 0},     {"threads", 1},
@@ -349,7 +351,9 @@ nlohmann::json plan_json(const std::vector<Run>& runs, const SweepArgs& args, co
 }
 
 void run_sweep(const SweepArgs& args, int& failures) {
-  if (args.launcher != "mpirun" && args.launcher != "srun") raise("--launcher must be mpirun or srun, not \"{}\"", args.launcher);
+  if (args.launcher != "mpirun" && args.launcher != "srun") {
+    raise("--launcher must be mpirun or srun, not \"{}\"", args.launcher);
+  }
   const std::vector<Run> runs = plan(args);
   if (args.only >= static_cast<int>(runs.size())) {
     raise("--only {}: the sweep has {} configurations (0..{}); see --plan", args.only, runs.size(), runs.size() - 1);

@@ -406,7 +406,9 @@ std::string format_markdown(const CompareReport& report) {
 
 HistoryReport read_history(const std::filesystem::path& folder, const CompareOptions& options) {
   std::error_code ec;
-  if (!std::filesystem::is_directory(folder, ec)) raise("{}: no such folder (--history takes a folder of runs)", folder.string());
+  if (!std::filesystem::is_directory(folder, ec)) {
+    raise("{}: no such folder (--history takes a folder of runs)", folder.string());
+  }
   std::vector<std::filesystem::path> children;
   for (const auto& entry : std::filesystem::directory_iterator(folder)) {
     if (entry.is_directory() || entry.path().extension() == ".json") children.push_back(entry.path());
@@ -448,8 +450,9 @@ HistoryReport read_history(const std::filesystem::path& folder, const CompareOpt
 std::string format_history_markdown(const HistoryReport& report, std::size_t max_runs) {
   const std::size_t shown = std::min(max_runs, report.runs.size());
   const std::size_t from = report.runs.size() - shown;
+  const std::string limited = shown < report.runs.size() ? fmt::format(", the last {} shown", shown) : "";
   std::string out = fmt::format("## parbench compare --history\n\n`{}`: {} run(s){}\n\n| benchmark |", report.folder,
-                                report.runs.size(), shown < report.runs.size() ? fmt::format(", the last {} shown", shown) : "");
+                                report.runs.size(), limited);
   for (std::size_t r = from; r < report.runs.size(); ++r) out += fmt::format(" {} |", escape_cell(report.runs[r]));
   out += " first -> last |\n|---|";
   for (std::size_t r = from; r < report.runs.size(); ++r) out += "---:|";

@@ -101,7 +101,9 @@ std::vector<std::filesystem::path> gbench_files(const std::vector<std::filesyste
       const std::string text = read_text(entry.path());
       if (text.find("\"benchmarks\"") != std::string::npos) found.push_back(entry.path());
     }
-    if (found.empty()) raise("{}: no Google Benchmark JSON file (*.json with \"benchmarks\") in this folder", input.string());
+    if (found.empty()) {
+      raise("{}: no Google Benchmark JSON file (*.json with \"benchmarks\") in this folder", input.string());
+    }
     std::sort(found.begin(), found.end());
     files.insert(files.end(), found.begin(), found.end());
   }

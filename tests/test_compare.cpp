@@ -343,7 +343,8 @@ TEST(CompareCli, RunFoldersMergeTheirFilesAndPassOverOtherJson) {
   EXPECT_NE(filtered.output.find("1 benchmark(s) compared: 0 slower"), std::string::npos) << filtered.output;
   EXPECT_NE(filtered.output.find("only names matching \"^BM_a$\""), std::string::npos) << filtered.output;
   std::filesystem::create_directories(dir / "empty");
-  const CommandResult empty = run_parbench(fmt::format("compare {} {}", (dir / "empty").string(), (dir / "new").string()));
+  const CommandResult empty =
+      run_parbench(fmt::format("compare {} {}", (dir / "empty").string(), (dir / "new").string()));
   EXPECT_EQ(empty.status, 1);
   EXPECT_NE(empty.output.find("no Google Benchmark JSON file"), std::string::npos) << empty.output;
 }
