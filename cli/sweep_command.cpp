@@ -220,7 +220,8 @@ std::vector<std::string> command_of(const Run& run, const SweepArgs& args, const
   std::vector<std::string> argv;
   const bool mpi = run.strategy == "collectives" || is_mpi_label(run.strategy);
   if (mpi && args.launcher == "srun") {
-    argv = {"srun", "--mpi=pmix", "-n", std::to_string(run.processes)};
+    // Each rank on its own cores; GPUs are bound per task by --gpus-per-task, or chosen by local rank.
+    argv = {"srun", "--mpi=pmix", "--cpu-bind=cores", "-n", std::to_string(run.processes)};
   } else if (mpi) {
     argv = {PARBENCH_MPIEXEC, "-np", std::to_string(run.processes)};
   }

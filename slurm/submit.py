@@ -87,10 +87,21 @@ def parse_args(argv):
     settings["runs"] = os.path.abspath(settings["runs"])
     if not os.access(settings["parbench"], os.X_OK):
         fail(f"{settings['parbench']} is not an executable parbench; build it (scripts/run.sh) or pass --parbench")
+    settings["node_cpus"] = node_cpus() if settings["overcommit"] else 0
     for key in ("gpus_per_node", "cpus_per_task", "ntasks_per_node"):
         if not isinstance(settings[key], int) or settings[key] < 0:
             fail(f"{key} must be a non-negative integer, not {settings[key]!r}")
     return args, settings
+
+
+def node_cpus():
+    """The CPUs of the smallest node SLURM reports (sinfo), or 1 without a cluster to ask."""
+    try:
+        result = subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True)
+    except OSError:
+        return 1
+    counts = [int(c.rstrip("+")) for c in result.stdout.split() if c.rstrip("+").isdigit()]
+    return min(counts) if result.returncode == 0 and counts else 1
 
 
 def sweep_plan(settings, sweep):
@@ -120,7 +131,10 @@ def shape(run, settings):
         else:
             lines.append("--nodes=1")
         return lines, f"mpi{n}"
-    lines = ["--nodes=1", "--ntasks=1", f"--cpus-per-task={cpus if settings['overcommit'] else n * cpus}"]
+    # Overcommitted, the threads of one task get every CPU of a node (they would share one otherwise:
+    # tasks are bound to their CPUs).
+    task_cpus = min(n, settings["node_cpus"]) if settings["overcommit"] else n * cpus
+    lines = ["--nodes=1", "--ntasks=1", f"--cpus-per-task={task_cpus}"]
     if gpus:
         lines.append(f"--gpus-per-node={min(n, gpus)}")
     return lines, f"threads{n}"
