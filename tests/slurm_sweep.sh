@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # slurm/submit.py on a real one-node SLURM cluster (slurm/local-cluster.sh): a small CPU sweep
 # (both workloads, serial and ddp, workers 1 and 2, the collectives) as job arrays plus the
-# dependent report job, waited for; the report must have every row. Then a sweep whose data file
+# dependent report job, waited for; the report must have every row. Then one configuration through
+# slurm/bench.sbatch with a GPU per task. Then a sweep whose data file
 # does not exist: its array element fails with the harness's message, the report job never runs,
 # and the submitter says so and exits 1.
 #   slurm_sweep.sh PARBENCH SOURCE_DIR
@@ -67,6 +68,16 @@ slurm = json.loads(context["slurm"])
 assert slurm and slurm.get("job_id"), context["slurm"]
 PY
 contains "$run_dir/report.md" "| ddp | 2 |"
+
+# One configuration through slurm/bench.sbatch on a GPU-shaped allocation (fake GPUs, CPU backend):
+# the ranks' results, their collectives and the report land in results/runs/<job id>/.
+job=$(PARBENCH=$parbench WORKLOAD=shoplifting STRATEGY=ddp \
+      SWEEP_ARGS="--batch 32 --repetitions 1 --min-time 0.05 --max-mib 1 --no-plots" \
+      sbatch --parsable --wait --ntasks=2 --gpus-per-task=1 "$source_dir/slurm/bench.sbatch") ||
+  { cat "$work"/parbench-bench-*.out >&2; fail "slurm/bench.sbatch failed"; }
+contains "$work/results/runs/$job/report.md" "| ddp | 2 |"
+contains "$work/results/runs/$job/step-shoplifting-ddp-w2.json" '"cuda_visible_devices'
+[ -s "$work/results/runs/$job/collectives-mpi-r2.json" ] || fail "bench.sbatch measured no collectives"
 
 # A sweep over a data file that does not exist: the element fails, the report job does not run.
 if "${submit[@]}" -- --workloads shoplifting --data "$work/missing.h5" --strategies serial --workers 1 \
