@@ -33,6 +33,7 @@
 #include "core/error.h"
 #include "core/output_file.h"
 #include "models/model.h"
+#include "results/gbench_json.h"
 #include "strategies/strategy.h"
 
 extern char** environ;
@@ -299,6 +300,27 @@ std::string failure_line(const fs::path& log) {
 
 void write_json(const fs::path& path, const nlohmann::json& json) { write_text_file(path, json.dump(2) + "\n", true); }
 
+// What a finished run measured, for the console: the median step time over the repetitions, or the
+// reason it was skipped (SkipWithError), or how many benchmarks it ran (collectives); the report
+// has the rest.
+std::string outcome_line(const fs::path& json, double seconds) {
+  const nlohmann::json results = results::read_gbench_json(json);
+  std::set<std::string> names;
+  std::vector<double> times;
+  std::string unit = "ms";
+  for (const auto& entry : results["benchmarks"]) {
+    if (entry.value("error_occurred", false)) return "skipped: " + entry.value("error_message", std::string("?"));
+    names.insert(entry.value("run_name", std::string()));
+    if (entry.value("run_type", "") != "iteration" || !entry["real_time"].is_number()) continue;
+    times.push_back(entry["real_time"].get<double>());
+    unit = entry.value("time_unit", unit);
+  }
+  if (names.size() != 1 || times.empty()) return fmt::format("done in {:.1f} s: {} benchmarks", seconds, names.size());
+  std::sort(times.begin(), times.end());
+  return fmt::format("done in {:.1f} s: {:.4g} {} per step (median of {})", seconds, times[times.size() / 2], unit,
+                     times.size());
+}
+
 // A run that left no result: Google Benchmark JSON with one errored entry under the name the
 // harness would have used, so that `parbench report` and `compare` list it with the reason.
 void write_failure(const fs::path& path, const Run& run, const std::string& reason) {
@@ -422,6 +444,8 @@ void run_sweep(const SweepArgs& args, int& failures) {
       reason += fmt::format(" (log: {})", (fs::path("logs") / log.filename()).string());
       write_failure(json, run, reason);
       fmt::print("          FAILED: {}\n", reason);
+    } else {
+      fmt::print("          {}\n", outcome_line(json, outcome.seconds));
     }
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -31,6 +31,8 @@ PY
 "$parbench" sweep "${args[@]}" --out "$dir/run" > "$dir/sweep.log" 2>&1 || { cat "$dir/sweep.log"; fail "sweep exited $?"; }
 contains "$dir/sweep.log" "[ 11/11] collectives mpi ranks:4"
 contains "$dir/sweep.log" "11 run(s)"
+contains "$dir/sweep.log" "per step (median of 2)"
+contains "$dir/sweep.log" "skipped: BatchNorm needs 2 rows per worker"
 for f in step-shoplifting-serial-w4.json step-shoplifting-ddp-w2.json collectives-mpi-r4.json report.md scaling.json; do
   [[ -s $dir/run/$f ]] || fail "missing $dir/run/$f"
 done
