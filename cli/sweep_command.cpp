@@ -427,25 +427,37 @@ void run_sweep(const SweepArgs& args, int& failures) {
     fmt::print("[{:>3}/{}] {:<40} elapsed {}  ETA {}\n", k + 1, todo.size(), run.title, clock_text(elapsed),
                all_runs ? clock_text(eta) : std::string("?"));
     std::fflush(stdout);
-    const Outcome outcome = run_process(command_of(run, args, bench_dir, json), log, args.timeout);
+    // The harness writes under a temporary name (Google Benchmark writes its file as it goes): an
+    // interrupted run leaves no truncated JSON for the report to trip on.
+    fs::path partial = json;
+    partial += fmt::format(".tmp.{}", ::getpid());
+    const Outcome outcome = run_process(command_of(run, args, bench_dir, partial), log, args.timeout);
     auto& sum = spent[run.workload];
     sum.first += outcome.seconds;
     sum.second += 1;
-    std::string reason;
+    std::string reason, measured;
     if (outcome.timed_out) {
       reason = fmt::format("timed out after {:.0f} s (--timeout)", args.timeout);
     } else if (outcome.status != 0) {
       reason = fmt::format("exit status {}: {}", outcome.status, failure_line(log));
-    } else if (!fs::exists(json, ec)) {
+    } else if (!fs::exists(partial, ec)) {
       reason = "the harness exited without writing its JSON";
+    } else {
+      try {
+        measured = outcome_line(partial, outcome.seconds);
+        fs::rename(partial, json);
+      } catch (const std::exception& error) {
+        reason = error.what();
+      }
     }
+    fs::remove(partial, ec);
     if (!reason.empty()) {
       ++failures;
       reason += fmt::format(" (log: {})", (fs::path("logs") / log.filename()).string());
       write_failure(json, run, reason);
       fmt::print("          FAILED: {}\n", reason);
     } else {
-      fmt::print("          {}\n", outcome_line(json, outcome.seconds));
+      fmt::print("          {}\n", measured);
     }
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

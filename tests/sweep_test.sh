@@ -2,7 +2,7 @@
 # `parbench sweep` end to end with the real harnesses: thread and MPI strategies (ddp under
 # mpirun, 4 ranks oversubscribed), a configuration that cannot run (SkipWithError), the plan, and
 # the report over the run folder; then a harness that crashes, which must not end the sweep but
-# fail it, with the reason in the report.
+# fail it, with the reason in the report; then one that leaves half a JSON file.
 #   tests/sweep_test.sh PARBENCH
 set -euo pipefail
 parbench=$1
@@ -65,4 +65,22 @@ fi
 contains "$dir/crash.log" "FAILED: exit status 3: bench_strategies: simulated crash"
 contains "$dir/crash.log" "2 run(s)"
 contains "$dir/crashed/report.md" "exit status 3: bench_strategies: simulated crash"
+# A harness that exits 0 after writing half a file: a failure with the reason, and no partial
+# file left in the run folder.
+mkdir "$dir/truncating"
+cat > "$dir/truncating/bench_strategies" <<'SH'
+#!/bin/sh
+for arg in "$@"; do
+  case $arg in --benchmark_out=*) printf '{"context": {}, "benchmarks": [{"name": "step/' > "${arg#--benchmark_out=}" ;; esac
+done
+SH
+cp "$dir/broken/bench_collectives" "$dir/truncating/"
+chmod +x "$dir/truncating/bench_strategies"
+if "$parbench" sweep --workloads shoplifting --strategies serial --workers 1 --no-collectives \
+     --bench-dir "$dir/truncating" --out "$dir/truncated" --no-plots > "$dir/truncated.log" 2>&1; then
+  fail "a sweep whose harness wrote half a file exited 0"
+fi
+contains "$dir/truncated.log" "not valid JSON"
+contains "$dir/truncated/report.md" "not valid JSON"  # the report ran, and lists the run as failed
+if ls "$dir/truncated" | grep -q '\.tmp\.'; then fail "a partial file was left in $dir/truncated"; fi
 echo "sweep_test: ok"
