@@ -5,6 +5,7 @@
 //   bench_strategies [--workload=violence] [--batch=64[,128...]] [--mode=strong|weak] [--backend=cpu]
 //                    [--strategies=serial,thread_pool,...] [--workers=1,2,3,4,8] [--stage=1]
 //                    [--sync_bn=0|1] [--overlap=1|0] [--bucket_mb=25] [--data=FILE [--split=/train]]
+//                    [--peak_gflops=X | --peak_reps=3]
 //                    [google benchmark flags]
 //   mpirun -np N bench_strategies --strategies=ddp,zero [...]   # the multi-process strategies
 // Names: step/<workload>/<strategy>/workers:<N>/batch:<B> in strong scaling (B the global batch),
@@ -55,6 +56,7 @@ struct Config {
   bool overlap = true;
   double bucket_mb = 25;
   std::string data, split = "/";  // an HDF5 dataset to take the batch from, and its split
+  double peak_gflops = 0;          // one core's measured sgemm peak, GFLOP/s
 };
 
 // The first `rows` samples of an HDF5 dataset, in memory: what every benchmark of the run steps on
@@ -206,6 +208,12 @@ void BM_Strategy(benchmark::State& state, const Config& config, const FileBatch*
   state.counters["comm_buffers_MB"] = 1e-6 * memory.communication;
   state.counters["memory_per_worker_MB"] = 1e-6 * (model_state + memory.activations + memory.communication);
   state.counters["rss_peak_MB"] = 1e-6 * strategies::peak_resident_bytes();
+  // The whole job's training FLOPs against the peak of the cores it computes on (a core's measured
+  // GEMM peak times min(compute threads, cores)).
+  const double gflops = 1e-9 * strategy->model().training_flops() * samples / seconds;
+  state.counters["gflops"] = gflops;
+  const int used_cores = std::min(compute_threads(name, workers, processes), static_cast<int>(std::max(1u, cores)));
+  state.counters["pct_peak"] = config.peak_gflops > 0 ? 100 * gflops / (config.peak_gflops * used_cores) : 0.0;
 }
 
 }  // namespace
@@ -227,6 +235,8 @@ int main(int argc, char** argv) {
   config.sync_bn = bench::take_int_flag(argc, argv, "sync_bn", 0) != 0;
   config.overlap = bench::take_int_flag(argc, argv, "overlap", 1) != 0;
   config.bucket_mb = std::stod(bench::take_string_flag(argc, argv, "bucket_mb", "25"));
+  config.peak_gflops = std::stod(bench::take_string_flag(argc, argv, "peak_gflops", "0"));
+  const int peak_reps = static_cast<int>(bench::take_int_flag(argc, argv, "peak_reps", 3));
   config.data = bench::take_string_flag(argc, argv, "data", "");
   config.split = bench::take_string_flag(argc, argv, "split", config.split);
   const auto names = split_list(bench::take_string_flag(argc, argv, "strategies", "serial,thread_pool,task_graph,dp"));
@@ -251,6 +261,14 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("precision", "fp32");
   benchmark::AddCustomContext("backend", config.backend);
   benchmark::AddCustomContext("processes", std::to_string(world ? world->size() : 1));
+  // "% of peak" needs one core's GEMM peak: given (--peak_gflops, e.g. measured once by a sweep) or
+  // measured here by rank 0 alone while the other ranks wait, then shared.
+  if (config.peak_gflops > 0) {
+    benchmark::AddCustomContext("gemm_peak_gflops_1core", fmt::format("{:.1f}", config.peak_gflops));
+  } else {
+    if (root) config.peak_gflops = bench::measure_gemm_peak_1core(peak_reps);  // records the context entry
+    if (world) config.peak_gflops = max_over(world.get(), root ? config.peak_gflops : 0.0);
+  }
   benchmark::AddCustomContext("sync_bn", config.sync_bn ? "true" : "false");
   benchmark::AddCustomContext("bucket_mb", std::to_string(config.bucket_mb));
   benchmark::AddCustomContext("data", config.data.empty() ? "synthetic" : config.data + ":" + config.split);

@@ -216,8 +216,10 @@ fs::path find_bench_dir(const std::string& flag) {
 
 // The full command of a run: the launcher for MPI strategies and collectives, the harness, its
 // output flags.
+// `peak_gflops`: one core's GEMM peak measured by an earlier run of this sweep, so that the others
+// need not measure it again (0: the harness measures it).
 std::vector<std::string> command_of(const Run& run, const SweepArgs& args, const fs::path& bench_dir,
-                                    const fs::path& json) {
+                                    const fs::path& json, double peak_gflops = 0) {
   std::vector<std::string> argv;
   const bool mpi = run.strategy == "collectives" || is_mpi_label(run.strategy);
   if (mpi && args.launcher == "srun") {
@@ -228,6 +230,7 @@ std::vector<std::string> command_of(const Run& run, const SweepArgs& args, const
   }
   argv.push_back((bench_dir / run.harness_args.front()).string());
   argv.insert(argv.end(), run.harness_args.begin() + 1, run.harness_args.end());
+  if (peak_gflops > 0 && run.strategy != "collectives") argv.push_back(fmt::format("--peak_gflops={:.1f}", peak_gflops));
   argv.push_back("--benchmark_out=" + json.string());
   argv.push_back("--benchmark_out_format=json");
   return argv;
@@ -321,6 +324,18 @@ std::string outcome_line(const fs::path& json, double seconds) {
                      times.size());
 }
 
+// The single-core GEMM peak a strategy harness measured (its context), or 0.
+double measured_peak(const fs::path& json) {
+  const nlohmann::json context = results::read_gbench_json(json).value("context", nlohmann::json::object());
+  const auto it = context.find("gemm_peak_gflops_1core");
+  if (it == context.end() || !it->is_string()) return 0;
+  try {
+    return std::stod(it->get<std::string>());
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
 // A run that left no result: Google Benchmark JSON with one errored entry under the name the
 // harness would have used, so that `parbench report` and `compare` list it with the reason.
 void write_failure(const fs::path& path, const Run& run, const std::string& reason) {
@@ -405,6 +420,7 @@ void run_sweep(const SweepArgs& args, int& failures) {
              out.string(), args.repetitions, args.min_time);
   const auto start = std::chrono::steady_clock::now();
   std::map<std::string, std::pair<double, int>> spent;  // per workload (or collectives): seconds, runs
+  double peak_gflops = 0;
   for (std::size_t k = 0; k < todo.size(); ++k) {
     const Run& run = runs[todo[k]];
     const fs::path json = out / run.file;
@@ -431,7 +447,7 @@ void run_sweep(const SweepArgs& args, int& failures) {
     // interrupted run leaves no truncated JSON for the report to trip on.
     fs::path partial = json;
     partial += fmt::format(".tmp.{}", ::getpid());
-    const Outcome outcome = run_process(command_of(run, args, bench_dir, partial), log, args.timeout);
+    const Outcome outcome = run_process(command_of(run, args, bench_dir, partial, peak_gflops), log, args.timeout);
     auto& sum = spent[run.workload];
     sum.first += outcome.seconds;
     sum.second += 1;
@@ -445,6 +461,7 @@ void run_sweep(const SweepArgs& args, int& failures) {
     } else {
       try {
         measured = outcome_line(partial, outcome.seconds);
+        if (peak_gflops <= 0) peak_gflops = measured_peak(partial);
         fs::rename(partial, json);
       } catch (const std::exception& error) {
         reason = error.what();

@@ -302,6 +302,8 @@ StrategyPoint make_point(const Pooled& p, const StrategyName& n, std::optional<i
   point.rss_peak_MB = counter(entries, "rss_peak_MB");
   point.bytes_per_step = counter(entries, "bytes_per_step");
   point.busbw_GBps = counter(entries, "busbw_GBps");
+  point.gflops = counter(entries, "gflops");
+  point.pct_peak = counter(entries, "pct_peak");
   // The harness knows the compute threads of multi-process runs; without its counter, workers
   // (threads for serial) against the physical cores is the same test for one process.
   if (const auto over = counter(entries, "oversubscribed")) {
@@ -533,6 +535,8 @@ ojson point_json(const StrategyPoint& p) {
         {"rss_peak", opt(p.rss_peak_MB)}}},
       {"bytes_per_step", opt(p.bytes_per_step)},
       {"busbw_GBps", opt(p.busbw_GBps)},
+      {"gflops", opt(p.gflops)},
+      {"pct_peak", opt(p.pct_peak)},
       {"oversubscribed", p.oversubscribed},
       {"error", opt(p.error)},
   };
@@ -722,15 +726,15 @@ json context_json(const ScalingReport& report, const std::string& key) {
 
 std::string row_text(const std::string& strategy, const StrategyPoint& p) {
   if (!p.step_ms) {
-    return fmt::format("| {} | {} | skipped: {} | | | | | | | | | |", strategy, p.workers, p.error.value_or("?"));
+    return fmt::format("| {} | {} | skipped: {} | | | | | | | | | | |", strategy, p.workers, p.error.value_or("?"));
   }
   const std::string memory =
       num(p.memory_MB) + (p.model_state_MB || p.predicted_model_state_MB
                               ? fmt::format(" ({}/{})", num(p.model_state_MB), num(p.predicted_model_state_MB))
                               : "");
-  return fmt::format("| {} | {} | {} [{}-{}] | {} | {} | {} | {} | {} | {} | {} | {} | {} |", strategy, p.workers,
-                     num(p.step_ms->median), num(p.step_ms->min), num(p.step_ms->max), num(p.samples_per_s),
-                     num(p.speedup), p.efficiency ? fmt::format("{:.0f}%", 100 * *p.efficiency) : "n/a",
+  return fmt::format("| {} | {} | {} [{}-{}] | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |", strategy,
+                     p.workers, num(p.step_ms->median), num(p.step_ms->min), num(p.step_ms->max), num(p.samples_per_s),
+                     p.pct_peak && *p.pct_peak > 0 ? fmt::format("{:.0f}%", *p.pct_peak) : "n/a", num(p.speedup), p.efficiency ? fmt::format("{:.0f}%", 100 * *p.efficiency) : "n/a",
                      p.karp_flatt ? fmt::format("{:.3f}", *p.karp_flatt) : "n/a", num(p.speedup_vs_serial),
                      p.comm_pct ? fmt::format("{:.1f}", *p.comm_pct) : "n/a",
                      p.exposed_comm_pct ? fmt::format("{:.1f}", *p.exposed_comm_pct) : "n/a", memory,
@@ -750,9 +754,9 @@ void workload_section(const ScalingReport& report, const std::string& workload, 
     md += fmt::format("### {} scaling, {} {} ({}, {})\n\n", setting->mode,
                       setting->weak() ? "batch per worker" : "global batch", setting->batch, setting->precision,
                       setting->backend);
-    md += "| strategy | workers | step ms (median [min-max]) | samples/s | speedup | efficiency | Karp-Flatt | "
-          "vs serial 1T | comm % | exposed % | memory/worker MB (model state meas./pred.) | oversub. |\n";
-    md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+    md += "| strategy | workers | step ms (median [min-max]) | samples/s | % peak | speedup | efficiency | "
+          "Karp-Flatt | vs serial 1T | comm % | exposed % | memory/worker MB (model state meas./pred.) | oversub. |\n";
+    md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
     std::vector<std::string> without_one, notes;
     bool serial = false;
     for (const auto& s : report.series) {

@@ -51,6 +51,8 @@ struct StrategyPoint {
   std::optional<double> memory_MB, model_state_MB, predicted_model_state_MB, activations_MB, comm_buffers_MB,
       rss_peak_MB;
   std::optional<double> bytes_per_step, busbw_GBps;
+  // Training GFLOP/s of the whole job, and that in % of the peak of the cores it computes on.
+  std::optional<double> gflops, pct_peak;
   bool oversubscribed = false;
   std::optional<std::string> error;  // why the configuration did not run
 };

@@ -72,7 +72,8 @@ std::string read(const std::filesystem::path& path) {
 // serial T(1) = 200; thread_pool T(1) = 100, T(2) = 60 (reps 58, 60, 70), T(4) = 40; global batch 64.
 std::vector<json> strong_entries() {
   const json counters = {{"comm_ms", 6.0},        {"exposed_comm_ms", 3.0},       {"memory_per_worker_MB", 12.5},
-                         {"model_state_MB", 4.25}, {"predicted_model_state_MB", 4.0}, {"oversubscribed", 0}};
+                         {"model_state_MB", 4.25}, {"predicted_model_state_MB", 4.0}, {"oversubscribed", 0},
+                         {"gflops", 123.0},        {"pct_peak", 61.0}};
   const std::string tp = "step/violence/thread_pool/workers:{}/batch:64/manual_time";
   return {iteration("step/violence/serial/workers:1/batch:64/manual_time", 200),
           iteration(fmt::format(fmt::runtime(tp), 1), 90),
@@ -158,6 +159,8 @@ TEST(ReportBuild, StrongScalingFromRepetitions) {
   EXPECT_NEAR(*two.speedup_vs_serial, 200.0 / 60, 1e-12);
   EXPECT_NEAR(*two.comm_pct, 10, 1e-12);
   EXPECT_NEAR(*two.exposed_comm_pct, 5, 1e-12);
+  EXPECT_DOUBLE_EQ(*two.gflops, 123);
+  EXPECT_DOUBLE_EQ(*two.pct_peak, 61);
   EXPECT_FALSE(two.compute_ms);  // counters that are not there stay unknown
   const auto& four = at(tp, 4);  // written in us: converted to ms
   EXPECT_DOUBLE_EQ(four.step_ms->median, 40);
@@ -282,7 +285,7 @@ TEST(ReportBuild, ErrorsNanAndForeignBenchmarksAreSkippedWithReasons) {
   const std::string md = results::format_markdown(r, {}, "");
   EXPECT_NE(md.find("| dp | 16 | skipped: more workers (16) than samples in the global batch (8) |"), std::string::npos)
       << md;
-  EXPECT_NE(md.find("| dp | 1 | 10.0 [10.0-10.0] | 800 | 1.00 | 100% | n/a | n/a | n/a | n/a | n/a | no |"),
+  EXPECT_NE(md.find("| dp | 1 | 10.0 [10.0-10.0] | 800 | n/a | 1.00 | 100% | n/a | n/a | n/a | n/a | n/a | no |"),
             std::string::npos)
       << md;
   EXPECT_NE(md.find("- `gemm/cpu/m:64/n:64/k:64` (e.json): not a strategy or collective benchmark"), std::string::npos);
@@ -336,7 +339,7 @@ TEST(ReportWrite, WritesEveryOutputAndRefusesToOverwrite) {
   EXPECT_EQ(written.size(), 4u);
   EXPECT_EQ(dir.files(), (std::vector<std::string>{"collectives.csv", "report.md", "scaling.csv", "scaling.json"}));
   const std::string md = read(dir / "report.md");
-  EXPECT_NE(md.find("| thread_pool | 2 | 60.0 [58.0-70.0] | 1067 | 1.67 | 83% | 0.200 | 3.33 | 10.0 | 5.0 | "
+  EXPECT_NE(md.find("| thread_pool | 2 | 60.0 [58.0-70.0] | 1067 | 61% | 1.67 | 83% | 0.200 | 3.33 | 10.0 | 5.0 | "
                     "12.5 (4.25/4.00) | no |"),
             std::string::npos)
       << md;
@@ -400,7 +403,7 @@ TEST(ReportCli, MissingPlotScriptIsAnErrorAfterTheTables) {
             std::string::npos)
       << r.output;
   const std::string md = read(dir / "out" / "report.md");
-  EXPECT_NE(md.find("| thread_pool | 4 | 40.0 [40.0-40.0] | 1600 | 2.50 | 62% | 0.200 | 5.00 |"), std::string::npos)
+  EXPECT_NE(md.find("| thread_pool | 4 | 40.0 [40.0-40.0] | 1600 | n/a | 2.50 | 62% | 0.200 | 5.00 |"), std::string::npos)
       << md;
   EXPECT_EQ(md.find("![speedup"), std::string::npos);
 }
