@@ -18,6 +18,7 @@ parbench="$build/cli/parbench"
 [[ -x $parbench ]] || { echo "gate: $parbench not built; run scripts/test.sh first" >&2; exit 1; }
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+# shellcheck disable=SC2054  # commas separate the values of one flag
 sweep=(sweep --workloads violence,shoplifting --batch violence=16,shoplifting=64
        --strategies serial,thread_pool,ddp,zero2 --workers 1,2 --repetitions 5 --min-time 0.1 --max-mib 4
        --no-plots)

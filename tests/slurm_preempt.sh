@@ -7,35 +7,9 @@
 # Exit 77 (skipped) when the SLURM packages are not installed; any other failure fails.
 set -euo pipefail
 parbench=$(realpath "$1") diff=$(realpath "$2") source_dir=$(realpath "$3")
-cluster=$source_dir/slurm/local-cluster.sh
-# A fixed state folder, so that the daemons of a run that was killed are found and stopped here;
-# ports of its own, so that a cluster started by hand on the default ports is left alone.
-readonly state=/tmp/parbench-slurm-test port=6917
 readonly steps=1000 timeout=300
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-for tool in slurmctld slurmd sbatch munged; do
-  if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$tool" ]; then
-    echo "SKIP: $tool is not installed (scripts/install-deps.sh installs SLURM)"
-    exit 77
-  fi
-done
-
-work=$(mktemp -d)
-cleanup() {
-  "$cluster" down --state "$state" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-start_cluster() {
-  "$cluster" down --state "$state" >/dev/null 2>&1 || true
-  rm -rf "$state"
-  local exports
-  exports=$("$cluster" up --state "$state" --port "$port") || fail "the local cluster did not start"
-  eval "$exports"
-}
+# shellcheck source=tests/slurm_test_lib.sh
+source "$(dirname "$0")/slurm_test_lib.sh"
 
 # The value of KEY in `scontrol show job`, e.g. JobState or Restarts.
 job_field() { scontrol show job "$1" 2>/dev/null | grep -o "\b$2=[^ ]*" | head -n 1 | cut -d= -f2; }
@@ -59,7 +33,7 @@ finished() {
 }
 
 main() {
-  start_cluster
+  local_cluster_test "$source_dir" /tmp/parbench-slurm-test 6917
   cd "$work"
   "$parbench" data synth --workload shoplifting --samples 256 --out "$work/shop.h5" >/dev/null 2>&1
   local args=(--loader-threads 0 --deterministic)

@@ -2,39 +2,17 @@
 # slurm/submit.py on a real one-node SLURM cluster (slurm/local-cluster.sh): a small CPU sweep
 # (both workloads, serial and ddp, workers 1 and 2, the collectives) as job arrays plus the
 # dependent report job, waited for; the report must have every row. Then one configuration through
-# slurm/bench.sbatch with a GPU per task. Then a sweep whose data file
-# does not exist: its array element fails with the harness's message, the report job never runs,
-# and the submitter says so and exits 1.
+# slurm/bench.sbatch with a GPU per task. Then a sweep whose data file does not exist: its array
+# element fails with the harness's message, the report job never runs, and the submitter says so
+# and exits 1.
 #   slurm_sweep.sh PARBENCH SOURCE_DIR
 # Exit 77 (skipped) when the SLURM packages are not installed; any other failure fails.
 set -euo pipefail
 parbench=$(realpath "$1") source_dir=$(realpath "$2")
-cluster=$source_dir/slurm/local-cluster.sh
-# Its own state folder and ports: leftovers of a killed run are found and stopped here, and a
-# cluster started by hand (or by the preemption test) is left alone.
-readonly state=/tmp/parbench-slurm-sweep port=6927
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/slurm_test_lib.sh
+source "$(dirname "$0")/slurm_test_lib.sh"
+local_cluster_test "$source_dir" /tmp/parbench-slurm-sweep 6927
 contains() { grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 does not contain: $2"; }; }
-
-for tool in slurmctld slurmd sbatch munged; do
-  if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$tool" ]; then
-    echo "SKIP: $tool is not installed (scripts/install-deps.sh installs SLURM)"
-    exit 77
-  fi
-done
-
-work=$(mktemp -d)
-cleanup() {
-  "$cluster" down --state "$state" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$cluster" down --state "$state" >/dev/null 2>&1 || true
-rm -rf "$state"
-exports=$("$cluster" up --state "$state" --port "$port") || fail "the local cluster did not start"
-eval "$exports"
 cd "$work"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 submit=(/usr/bin/python3 "$source_dir/slurm/submit.py" --parbench "$parbench" --runs "$work/runs" --time 00:10:00
@@ -46,7 +24,7 @@ submit=(/usr/bin/python3 "$source_dir/slurm/submit.py" --parbench "$parbench" --
   { cat "$work/submit.log" >&2; fail "the sweep's submission or one of its jobs failed"; }
 cat "$work/submit.log"
 run_dir=$(sed -n 's|^results: \(.*\)/ (report.md.*|\1|p' "$work/submit.log")
-[ -n "$run_dir" ] && [ -s "$run_dir/report.md" ] || fail "no report.md in '$run_dir'"
+if [ -z "$run_dir" ] || [ ! -s "$run_dir/report.md" ]; then fail "no report.md in '$run_dir'"; fi
 contains "$work/submit.log" "report written: $run_dir/report.md"
 for workload in violence shoplifting; do
   for strategy in serial ddp; do

@@ -14,6 +14,7 @@ contains() { grep -qF -- "$2" "$1" || fail "$1 does not contain: $2"; }
 
 # Batch 4: thread_pool and ddp at 4 workers leave BatchNorm one row per worker (skipped, reported);
 # serial at 4 is 4 intra-op threads over the batch (runs).
+# shellcheck disable=SC2054  # commas separate the values of one flag
 args=(--workloads shoplifting --batch 4 --strategies serial,thread_pool,ddp --workers 1,2,4 --repetitions 2
       --min-time 0.01 --max-mib 1 --no-plots)
 
@@ -82,5 +83,7 @@ if "$parbench" sweep --workloads shoplifting --strategies serial --workers 1 --n
 fi
 contains "$dir/truncated.log" "not valid JSON"
 contains "$dir/truncated/report.md" "not valid JSON"  # the report ran, and lists the run as failed
-if ls "$dir/truncated" | grep -q '\.tmp\.'; then fail "a partial file was left in $dir/truncated"; fi
+for left in "$dir"/truncated/*.tmp.*; do
+  [ -e "$left" ] && fail "a partial file was left: $left"
+done
 echo "sweep_test: ok"
