@@ -122,6 +122,20 @@ def value(x):
     return 0.0 if x is None else x
 
 
+def finish_bars(fig, ax, cats, ylabel, title, group, report, folder, name):
+    """Axes, labels, legend and title shared by the per-(strategy, workers) bar charts; saves them."""
+    if not cats:
+        ax.text(0.5, 0.5, "no point ran", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xticks([x for x, _, _ in cats])
+    ax.set_xticklabels([c for _, c, _ in cats], rotation=45, ha="right", fontsize="small")
+    ax.set_xlabel("strategy (workers)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, axis="y", alpha=0.3)
+    legend_outside(ax)
+    ax.set_title(f"{title}\n{setting_title(group, report)}", fontsize="medium")
+    save(fig, folder, name)
+
+
 def breakdown_plot(group, report, workload, folder):
     cats = categories(group)
     fig, ax = bar_axes(len(cats))
@@ -139,16 +153,8 @@ def breakdown_plot(group, report, workload, folder):
     for name, values in parts.items():
         ax.bar(xs, values, bottom=bottom, label=name, width=0.7)
         bottom = [a + b for a, b in zip(bottom, values)]
-    if not cats:
-        ax.text(0.5, 0.5, "no point ran", ha="center", va="center", transform=ax.transAxes)
-    ax.set_xticks(xs)
-    ax.set_xticklabels([c for _, c, _ in cats], rotation=45, ha="right", fontsize="small")
-    ax.set_xlabel("strategy (workers)")
-    ax.set_ylabel("time per step (ms)")
-    ax.grid(True, axis="y", alpha=0.3)
-    legend_outside(ax)
-    ax.set_title(f"{workload}: step time breakdown (median step)\n{setting_title(group, report)}", fontsize="medium")
-    save(fig, folder, f"breakdown_{workload}")
+    finish_bars(fig, ax, cats, "time per step (ms)", f"{workload}: step time breakdown (median step)",
+                group, report, folder, f"breakdown_{workload}")
 
 
 def memory_plot(group, report, workload, folder):
@@ -160,16 +166,8 @@ def memory_plot(group, report, workload, folder):
     for k, (key, label) in enumerate(kinds):
         xs = [x + (k - 1) * width for x, _, _ in cats]
         ax.bar(xs, [value(p["memory_per_worker_MB"][key]) for _, _, p in cats], width=width, label=label)
-    if not cats:
-        ax.text(0.5, 0.5, "no point ran", ha="center", va="center", transform=ax.transAxes)
-    ax.set_xticks([x for x, _, _ in cats])
-    ax.set_xticklabels([c for _, c, _ in cats], rotation=45, ha="right", fontsize="small")
-    ax.set_xlabel("strategy (workers)")
-    ax.set_ylabel("memory per worker (MB)")
-    ax.grid(True, axis="y", alpha=0.3)
-    legend_outside(ax)
-    ax.set_title(f"{workload}: memory per worker\n{setting_title(group, report)}", fontsize="medium")
-    save(fig, folder, f"memory_{workload}")
+    finish_bars(fig, ax, cats, "memory per worker (MB)", f"{workload}: memory per worker", group, report, folder,
+                f"memory_{workload}")
 
 
 def size_label(b):

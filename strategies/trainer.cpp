@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <thread>
 
@@ -158,13 +157,7 @@ bool oversubscribed(int compute_threads) {
 }
 
 void write_json(const std::filesystem::path& path, const nlohmann::json& json) {
-  OutputFile out(path, true);
-  {
-    std::ofstream stream(out.temporary());
-    stream << json.dump(2) << "\n";
-    if (!stream) raise("cannot write {}", out.temporary().string());
-  }
-  out.commit();
+  write_text_file(path, json.dump(2) + "\n", true);
 }
 
 }  // namespace
