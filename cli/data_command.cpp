@@ -96,17 +96,17 @@ void add_data_commands(CLI::App& app) {
   synth->callback([synth_args] { run_synth(*synth_args); });
 
   auto import_args = std::make_shared<ImportArgs>();
-  CLI::App* import = data->add_subcommand("import", "Import .npy feature caches into an HDF5 dataset");
-  import->add_option("--workload", import_args->options.workload, "Workload")->required()->check(CLI::IsMember(workloads));
+  CLI::App* import_cmd = data->add_subcommand("import", "Import .npy feature caches into an HDF5 dataset");
+  import_cmd->add_option("--workload", import_args->options.workload, "Workload")->required()->check(CLI::IsMember(workloads));
   for (const char* name : {"features", "labels", "pose", "visual", "action"}) {
-    import->add_option(fmt::format("--{}", name), import_args->files[name], fmt::format("{} .npy file", name));
+    import_cmd->add_option(fmt::format("--{}", name), import_args->files[name], fmt::format("{} .npy file", name));
   }
-  import->add_option("--out", import_args->out, "Output HDF5 file")->required();
-  import->add_option("--dtype", import_args->dtype, "Feature dtype on disk")->check(CLI::IsMember({"f32", "f16"}))->capture_default_str();
-  import->add_option("--compression", import_args->options.gzip_level, "gzip level, 0 = none")->check(CLI::Range(0, 9))->capture_default_str();
-  import->add_option("--chunk-samples", import_args->options.chunk_samples, "Samples per HDF5 chunk");
-  import->add_flag("--force", import_args->force, "Replace the output file if it exists");
-  import->callback([import_args] { run_import(*import_args); });
+  import_cmd->add_option("--out", import_args->out, "Output HDF5 file")->required();
+  import_cmd->add_option("--dtype", import_args->dtype, "Feature dtype on disk")->check(CLI::IsMember({"f32", "f16"}))->capture_default_str();
+  import_cmd->add_option("--compression", import_args->options.gzip_level, "gzip level, 0 = none")->check(CLI::Range(0, 9))->capture_default_str();
+  import_cmd->add_option("--chunk-samples", import_args->options.chunk_samples, "Samples per HDF5 chunk");
+  import_cmd->add_flag("--force", import_args->force, "Replace the output file if it exists");
+  import_cmd->callback([import_args] { run_import(*import_args); });
 
   struct InspectArgs {
     std::string file;
