@@ -235,9 +235,9 @@ void BM_Collective(benchmark::State& state, Op op, std::size_t bytes) {
         check.wrong ? fmt::format("{} of {} elements wrong on rank {} (first: element {} is {}, expected {})",
                                   check.wrong, count, comm.rank(), check.first, check.got, check.expected)
                     : std::string("wrong elements on another rank");
-    state.SkipWithError(fmt::format("{} of {} bytes on {} ranks gave a wrong result: {}", op_name(op),
-                                    bytes, comm.size(), where)
-                            .c_str());
+    state.SkipWithError(
+        fmt::format("{} of {} bytes on {} ranks gave a wrong result: {}", op_name(op), bytes, comm.size(), where)
+            .c_str());
     return;
   }
   const double algbw = static_cast<double>(bytes) * static_cast<double>(state.iterations()) / total / 1e9;

@@ -94,10 +94,10 @@ std::vector<GemmCase> gemm_cases() {
     // dh_rec (B, H) = dz (B, 4H) w_hh (4H, H), one step of one direction
     cases.push_back({"lstm_recurrence_backward", b, kH, 4 * kH, N, N, 0.0f, kT * 8 * kH, kH, kH});
   }
-  cases.push_back({"violence_dense", 64, 256, 256, N, Y, 0.0f});            // fc1 (B, 256) x (256, 256)^T
-  cases.push_back({"shoplifting_visual", 256, 512, 2048, N, Y, 0.0f});      // visual Dense 2048 -> 512
-  cases.push_back({"shoplifting_pose", 256, 256, 16 * 34, N, Y, 0.0f});     // pose Dense 544 -> 256
-  cases.push_back({"shoplifting_trunk", 256, 256, 768, N, Y, 0.0f});        // trunk Dense 768 -> 256
+  cases.push_back({"violence_dense", 64, 256, 256, N, Y, 0.0f});         // fc1 (B, 256) x (256, 256)^T
+  cases.push_back({"shoplifting_visual", 256, 512, 2048, N, Y, 0.0f});   // visual Dense 2048 -> 512
+  cases.push_back({"shoplifting_pose", 256, 256, 16 * 34, N, Y, 0.0f});  // pose Dense 544 -> 256
+  cases.push_back({"shoplifting_trunk", 256, 256, 768, N, Y, 0.0f});     // trunk Dense 768 -> 256
   cases.push_back({"square", 2048, 2048, 2048, N, N, 0.0f});
   return cases;
 }
@@ -204,8 +204,8 @@ struct LstmTensors {
     workspace = Buffer(be, be.lstm_workspace_size(s));
   }
   void forward() {
-    backend().lstm_forward(y.data(), reserve.data(), workspace.data(), x.data(), w_ih.data(), w_hh.data(),
-                           b_ih.data(), b_hh.data(), shape);
+    backend().lstm_forward(y.data(), reserve.data(), workspace.data(), x.data(), w_ih.data(), w_hh.data(), b_ih.data(),
+                           b_hh.data(), shape);
   }
   void backward(bool with_dx) {
     backend().lstm_backward(with_dx ? dx.data() : nullptr, dw_ih.data(), dw_hh.data(), db_ih.data(), db_hh.data(),
@@ -269,8 +269,8 @@ void BM_Attention(benchmark::State& state, kernels::AttentionShape s, int thread
   Buffer h = make(rows * s.features, 1, 1.0f), w = make(static_cast<std::size_t>(s.attention) * s.features, 2, w_scale),
          b = make(s.attention, 3, w_scale), v = make(s.attention, 4, w_scale),
          dcontext = make(static_cast<std::size_t>(s.batch) * s.features, 5, 1.0f);
-  Buffer context(be, static_cast<std::size_t>(s.batch) * s.features), alpha(be, rows),
-      u(be, rows * s.attention), dh(be, rows * s.features), dw(be, w.size()), db(be, b.size()), dv(be, v.size()),
+  Buffer context(be, static_cast<std::size_t>(s.batch) * s.features), alpha(be, rows), u(be, rows * s.attention),
+      dh(be, rows * s.features), dw(be, w.size()), db(be, b.size()), dv(be, v.size()),
       workspace(be, be.attention_workspace_size(s));
   for (Buffer* g : {&dh, &dw, &db, &dv}) be.fill(g->data(), 0.0f, g->size());
   const auto start = Clock::now();
@@ -294,8 +294,7 @@ void BM_Attention(benchmark::State& state, kernels::AttentionShape s, int thread
 void register_benchmarks() {
   for (const GemmCase& g : gemm_cases()) {
     for (const int threads : {1, 2}) {
-      const std::string name =
-          fmt::format("gemm/{}/m:{}/n:{}/k:{}/threads:{}", g.name, g.m, g.n, g.k, threads);
+      const std::string name = fmt::format("gemm/{}/m:{}/n:{}/k:{}/threads:{}", g.name, g.m, g.n, g.k, threads);
       benchmark::RegisterBenchmark(name.c_str(), BM_Gemm, g, threads)
           ->Unit(benchmark::kMicrosecond)
           ->UseRealTime()
@@ -312,10 +311,9 @@ void register_benchmarks() {
     for (const int batch : {32, 64}) {
       for (const int threads : {1, 2}) {
         const kernels::LstmShape shape{batch, kT, layer.input, kH};
-        const std::string axes =
-            fmt::format("batch:{}/t:{}/i:{}/h:{}/threads:{}", batch, kT, layer.input, kH, threads);
-        benchmark::RegisterBenchmark(fmt::format("lstm/{}/forward/{}", layer.name, axes).c_str(), BM_LstmForward,
-                                     shape, threads)
+        const std::string axes = fmt::format("batch:{}/t:{}/i:{}/h:{}/threads:{}", batch, kT, layer.input, kH, threads);
+        benchmark::RegisterBenchmark(fmt::format("lstm/{}/forward/{}", layer.name, axes).c_str(), BM_LstmForward, shape,
+                                     threads)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime()
             ->MeasureProcessCPUTime();
@@ -341,6 +339,4 @@ void register_benchmarks() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  return bench::run_with_gemm_peak(argc, argv, g_peak_gflops, register_benchmarks);
-}
+int main(int argc, char** argv) { return bench::run_with_gemm_peak(argc, argv, g_peak_gflops, register_benchmarks); }

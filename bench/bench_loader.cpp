@@ -33,9 +33,8 @@ const fs::path& dataset(bool gzip, h5::Dtype dtype) {
   auto& path = files[{gzip, dtype}];
   if (path.empty()) {
     path = g_folder / fmt::format("violence_{}_{}.h5", gzip ? "gzip" : "raw", h5::dtype_name(dtype));
-    data::synthesize({.workload = "violence", .samples = g_samples, .seed = 1, .dtype = dtype,
-                      .gzip_level = gzip ? 4 : 0},
-                     path);
+    data::synthesize(
+        {.workload = "violence", .samples = g_samples, .seed = 1, .dtype = dtype, .gzip_level = gzip ? 4 : 0}, path);
   }
   return path;
 }
@@ -72,9 +71,9 @@ void register_benchmarks() {
   for (const h5::Dtype dtype : {h5::Dtype::f32, h5::Dtype::f16}) {
     for (const bool gzip : {true, false}) {
       for (const int threads : {0, 1, 2, 4, 8}) {
-        const std::string name = fmt::format("loader/violence/dtype:{}/gzip:{}/threads:{}/batch:{}",
-                                             dtype == h5::Dtype::f16 ? "f16" : "f32", gzip ? "on" : "off", threads,
-                                             g_batch);
+        const std::string name =
+            fmt::format("loader/violence/dtype:{}/gzip:{}/threads:{}/batch:{}", dtype == h5::Dtype::f16 ? "f16" : "f32",
+                        gzip ? "on" : "off", threads, g_batch);
         benchmark::RegisterBenchmark(name.c_str(), BM_LoaderEpoch, threads, gzip, dtype)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();

@@ -92,9 +92,15 @@ class TimedBackend final : public Backend {
   bool host_memory() const override { return inner_->host_memory(); }
   float* alloc(std::size_t count) override { return inner_->alloc(count); }
   void free(float* pointer) noexcept override { inner_->free(pointer); }
-  void upload(float* d, const float* h, std::size_t n) override { timed("copy", [&] { inner_->upload(d, h, n); }); }
-  void download(float* h, const float* d, std::size_t n) override { timed("copy", [&] { inner_->download(h, d, n); }); }
-  void copy(float* d, const float* s, std::size_t n) override { timed("copy", [&] { inner_->copy(d, s, n); }); }
+  void upload(float* d, const float* h, std::size_t n) override {
+    timed("copy", [&] { inner_->upload(d, h, n); });
+  }
+  void download(float* h, const float* d, std::size_t n) override {
+    timed("copy", [&] { inner_->download(h, d, n); });
+  }
+  void copy(float* d, const float* s, std::size_t n) override {
+    timed("copy", [&] { inner_->copy(d, s, n); });
+  }
   void copy_2d(float* d, int ldd, const float* s, int lds, int rows, int cols) override {
     timed("copy", [&] { inner_->copy_2d(d, ldd, s, lds, rows, cols); });
   }
@@ -112,8 +118,12 @@ class TimedBackend final : public Backend {
   void bias_backward(float* dbias, const float* dy, int m, int n) override {
     timed("bias", [&] { inner_->bias_backward(dbias, dy, m, n); });
   }
-  void fill(float* x, float value, std::size_t n) override { timed("fill", [&] { inner_->fill(x, value, n); }); }
-  void scale(float* x, float alpha, std::size_t n) override { timed("clip", [&] { inner_->scale(x, alpha, n); }); }
+  void fill(float* x, float value, std::size_t n) override {
+    timed("fill", [&] { inner_->fill(x, value, n); });
+  }
+  void scale(float* x, float alpha, std::size_t n) override {
+    timed("clip", [&] { inner_->scale(x, alpha, n); });
+  }
   void axpy(float* y, float alpha, const float* x, std::size_t n) override {
     timed("axpy", [&] { inner_->axpy(y, alpha, x, n); });
   }
@@ -141,9 +151,7 @@ class TimedBackend final : public Backend {
   }
 
   std::size_t lstm_reserve_size(const kernels::LstmShape& s) const override { return inner_->lstm_reserve_size(s); }
-  std::size_t lstm_workspace_size(const kernels::LstmShape& s) const override {
-    return inner_->lstm_workspace_size(s);
-  }
+  std::size_t lstm_workspace_size(const kernels::LstmShape& s) const override { return inner_->lstm_workspace_size(s); }
   void lstm_forward(float* y, float* reserve, float* workspace, const float* x, const float* w_ih, const float* w_hh,
                     const float* b_ih, const float* b_hh, const kernels::LstmShape& s) override {
     timed(fmt::format("lstm_forward_i{}", s.input),
@@ -152,9 +160,8 @@ class TimedBackend final : public Backend {
   void lstm_backward(float* dx, float* dw_ih, float* dw_hh, float* db_ih, float* db_hh, float* workspace,
                      const float* dy, const float* x, const float* y, const float* reserve, const float* w_ih,
                      const float* w_hh, const kernels::LstmShape& s) override {
-    timed(fmt::format("lstm_backward_i{}", s.input), [&] {
-      inner_->lstm_backward(dx, dw_ih, dw_hh, db_ih, db_hh, workspace, dy, x, y, reserve, w_ih, w_hh, s);
-    });
+    timed(fmt::format("lstm_backward_i{}", s.input),
+          [&] { inner_->lstm_backward(dx, dw_ih, dw_hh, db_ih, db_hh, workspace, dy, x, y, reserve, w_ih, w_hh, s); });
   }
 
   std::size_t attention_workspace_size(const kernels::AttentionShape& s) const override {
@@ -208,12 +215,11 @@ class TimedBackend final : public Backend {
   }
   void loss_backward(float* dlogits, const float* probs, const std::int32_t* targets, const float* class_weights,
                      int batch, int classes, const kernels::LossSpec& spec, float scale) override {
-    timed("loss",
-          [&] { inner_->loss_backward(dlogits, probs, targets, class_weights, batch, classes, spec, scale); });
+    timed("loss", [&] { inner_->loss_backward(dlogits, probs, targets, class_weights, batch, classes, spec, scale); });
   }
 
-  void adam_step(float* param, float* m, float* v, const float* grad, std::size_t n, float lr, float beta1,
-                 float beta2, float eps, std::int64_t step) override {
+  void adam_step(float* param, float* m, float* v, const float* grad, std::size_t n, float lr, float beta1, float beta2,
+                 float eps, std::int64_t step) override {
     timed("adam", [&] { inner_->adam_step(param, m, v, grad, n, lr, beta1, beta2, eps, step); });
   }
   void sgd_step(float* param, const float* grad, std::size_t n, float lr) override {
@@ -318,6 +324,4 @@ void register_benchmarks() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  return bench::run_with_gemm_peak(argc, argv, g_peak_gflops, register_benchmarks);
-}
+int main(int argc, char** argv) { return bench::run_with_gemm_peak(argc, argv, g_peak_gflops, register_benchmarks); }

@@ -23,9 +23,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <deque>
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -56,7 +56,7 @@ struct Config {
   bool overlap = true;
   double bucket_mb = 25;
   std::string data, split = "/";  // an HDF5 dataset to take the batch from, and its split
-  double peak_gflops = 0;          // one core's measured sgemm peak, GFLOP/s
+  double peak_gflops = 0;         // one core's measured sgemm peak, GFLOP/s
 };
 
 // The first `rows` samples of an HDF5 dataset, in memory: what every benchmark of the run steps on
@@ -301,19 +301,19 @@ int main(int argc, char** argv) {
       if (!multi_process(name) && mpi) wrong_launch = name + " runs in one process: start it without mpirun";
       const bool world_size = multi_process(name) && mpi;
       for (const int n : world_size ? std::vector<int>{world->size()} : workers) {
-        const std::string label = name + (name == "zero" ? std::to_string(c.stage) : "") +
-                                  (name == "ddp" && !c.overlap ? "_no_overlap" : "");
+        const std::string label =
+            name + (name == "zero" ? std::to_string(c.stage) : "") + (name == "ddp" && !c.overlap ? "_no_overlap" : "");
         const std::string benchmark_name = fmt::format("step/{}/{}/workers:{}/{}:{}", c.workload, label, n,
                                                        c.weak ? "batch_per_worker" : "batch", c.batch);
-        benchmark::RegisterBenchmark(benchmark_name.c_str(),
-                                     [&c, name, n, wrong_launch, file = file.get(),
-                                      timing = world.get()](benchmark::State& state) {
-                                       if (!wrong_launch.empty()) {
-                                         state.SkipWithError(wrong_launch.c_str());
-                                         return;
-                                       }
-                                       BM_Strategy(state, c, file, name, n, timing);
-                                     })
+        benchmark::RegisterBenchmark(
+            benchmark_name.c_str(),
+            [&c, name, n, wrong_launch, file = file.get(), timing = world.get()](benchmark::State& state) {
+              if (!wrong_launch.empty()) {
+                state.SkipWithError(wrong_launch.c_str());
+                return;
+              }
+              BM_Strategy(state, c, file, name, n, timing);
+            })
             ->UseManualTime()
             ->Unit(benchmark::kMillisecond);
       }

@@ -56,8 +56,9 @@ void add_compare_command(CLI::App& app, bool& regression_found) {
   compare->add_option("--history", args->history,
                       "A folder of runs (e.g. results/runs): each benchmark's trend, and the last run against the one "
                       "before it");
-  compare->add_option("--threshold", args->options.threshold_pct,
-                      "Median change in % beyond which a benchmark counts as slower or faster")
+  compare
+      ->add_option("--threshold", args->options.threshold_pct,
+                   "Median change in % beyond which a benchmark counts as slower or faster")
       ->capture_default_str();
   compare->add_option("--alpha", args->options.alpha, "Significance level of the Mann-Whitney U test")
       ->capture_default_str();

@@ -2,8 +2,8 @@
 // look at what a machine and build are (and for scripts: it is JSON).
 #include <cstdio>
 
-#include <CLI/Version.hpp>
 #include <fmt/format.h>
+#include <CLI/Version.hpp>
 
 #include "cli/commands.h"
 #include "core/context.h"

@@ -81,29 +81,46 @@ void add_data_commands(CLI::App& app) {
 
   auto synth_args = std::make_shared<SynthArgs>();
   CLI::App* synth = data->add_subcommand("synth", "Write a seeded, learnable synthetic dataset");
-  synth->add_option("--workload", synth_args->options.workload, "Workload")->required()->check(CLI::IsMember(workloads));
+  synth->add_option("--workload", synth_args->options.workload, "Workload")
+      ->required()
+      ->check(CLI::IsMember(workloads));
   synth->add_option("--samples", synth_args->options.samples, "Number of samples N (all splits)")->required();
   synth->add_option("--out", synth_args->out, "Output HDF5 file")->required();
   synth->add_option("--seed", synth_args->options.seed, "Random seed")->capture_default_str();
-  synth->add_option("--dtype", synth_args->dtype, "Feature dtype on disk")->check(CLI::IsMember({"f32", "f16"}))->capture_default_str();
-  synth->add_option("--compression", synth_args->options.gzip_level, "gzip level, 0 = none")->check(CLI::Range(0, 9))->capture_default_str();
+  synth->add_option("--dtype", synth_args->dtype, "Feature dtype on disk")
+      ->check(CLI::IsMember({"f32", "f16"}))
+      ->capture_default_str();
+  synth->add_option("--compression", synth_args->options.gzip_level, "gzip level, 0 = none")
+      ->check(CLI::Range(0, 9))
+      ->capture_default_str();
   synth->add_option("--split", synth_args->split, "Splits as groups: train,val or train=0.9,val=0.1");
-  synth->add_option("--balance", synth_args->options.positive_fraction, "Share of class 1 (violent/anomaly)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  synth->add_option("--balance", synth_args->options.positive_fraction, "Share of class 1 (violent/anomaly)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   synth->add_option("--frames", synth_args->options.frames, "Frames T (default: 20 violence, 16 shoplifting)");
-  synth->add_option("--dim", synth_args->options.feature_dim, "Feature size D (violence)")->check(CLI::PositiveNumber)->capture_default_str();
-  synth->add_option("--chunk-samples", synth_args->options.chunk_samples, "Samples per HDF5 chunk (default: ~256 KiB chunks)");
+  synth->add_option("--dim", synth_args->options.feature_dim, "Feature size D (violence)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  synth->add_option("--chunk-samples", synth_args->options.chunk_samples,
+                    "Samples per HDF5 chunk (default: ~256 KiB chunks)");
   synth->add_flag("--force", synth_args->force, "Replace the output file if it exists");
   synth->callback([synth_args] { run_synth(*synth_args); });
 
   auto import_args = std::make_shared<ImportArgs>();
   CLI::App* import_cmd = data->add_subcommand("import", "Import .npy feature caches into an HDF5 dataset");
-  import_cmd->add_option("--workload", import_args->options.workload, "Workload")->required()->check(CLI::IsMember(workloads));
+  import_cmd->add_option("--workload", import_args->options.workload, "Workload")
+      ->required()
+      ->check(CLI::IsMember(workloads));
   for (const char* name : {"features", "labels", "pose", "visual", "action"}) {
     import_cmd->add_option(fmt::format("--{}", name), import_args->files[name], fmt::format("{} .npy file", name));
   }
   import_cmd->add_option("--out", import_args->out, "Output HDF5 file")->required();
-  import_cmd->add_option("--dtype", import_args->dtype, "Feature dtype on disk")->check(CLI::IsMember({"f32", "f16"}))->capture_default_str();
-  import_cmd->add_option("--compression", import_args->options.gzip_level, "gzip level, 0 = none")->check(CLI::Range(0, 9))->capture_default_str();
+  import_cmd->add_option("--dtype", import_args->dtype, "Feature dtype on disk")
+      ->check(CLI::IsMember({"f32", "f16"}))
+      ->capture_default_str();
+  import_cmd->add_option("--compression", import_args->options.gzip_level, "gzip level, 0 = none")
+      ->check(CLI::Range(0, 9))
+      ->capture_default_str();
   import_cmd->add_option("--chunk-samples", import_args->options.chunk_samples, "Samples per HDF5 chunk");
   import_cmd->add_flag("--force", import_args->force, "Replace the output file if it exists");
   import_cmd->callback([import_args] { run_import(*import_args); });

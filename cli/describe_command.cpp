@@ -73,7 +73,9 @@ std::string human(double value, const char* unit) {
 void add_describe_command(CLI::App& app) {
   auto args = std::make_shared<DescribeArgs>();
   CLI::App* describe = app.add_subcommand("describe", "Parameters, FLOPs per sample and memory per strategy");
-  describe->add_option("--workload", args->workload, "Workload")->required()->check(CLI::IsMember(models::model_names()));
+  describe->add_option("--workload", args->workload, "Workload")
+      ->required()
+      ->check(CLI::IsMember(models::model_names()));
   describe->add_option("--batch", args->batch, "Batch size per worker for activation memory")->capture_default_str();
   describe->add_option("--workers", args->workers, "Workers N for the sharded memory figures")->capture_default_str();
   describe->add_option("--frames", args->config.steps, "Frames T (default: violence 20, shoplifting 16)");
@@ -85,14 +87,14 @@ void add_describe_command(CLI::App& app) {
       fmt::print("{}\n", out.dump(2));
       return;
     }
-    fmt::print("{}: {} parameters, {} per sample forward, {} per training step sample\n\n",
-               args->workload, out["parameters"].get<std::int64_t>(),
-               human(out["forward_flops_per_sample"].get<double>(), "FLOP"),
+    fmt::print("{}: {} parameters, {} per sample forward, {} per training step sample\n\n", args->workload,
+               out["parameters"].get<std::int64_t>(), human(out["forward_flops_per_sample"].get<double>(), "FLOP"),
                human(out["training_flops_per_sample"].get<double>(), "FLOP"));
     fmt::print("{:<12} {:>10} {:>14} {:>14} {:>12}\n", "layer", "params", "fwd/sample", "bwd/sample", "saved/sample");
     for (const auto& layer : out["layers"]) {
       fmt::print("{:<12} {:>10} {:>14} {:>14} {:>12}\n", layer["name"].get<std::string>(),
-                 layer["parameters"].get<std::int64_t>(), human(layer["forward_flops_per_sample"].get<double>(), "FLOP"),
+                 layer["parameters"].get<std::int64_t>(),
+                 human(layer["forward_flops_per_sample"].get<double>(), "FLOP"),
                  human(layer["backward_flops_per_sample"].get<double>(), "FLOP"),
                  human(4.0 * layer["saved_floats_per_sample"].get<double>(), "B"));
     }

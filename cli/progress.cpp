@@ -18,8 +18,8 @@ void Progress::update(const std::string& what, long long done, long long total, 
   last_ = now;
   const double percent = total > 0 ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0;
   const double rate = seconds > 0 ? bytes / seconds / 1e6 : 0.0;
-  const std::string line =
-      fmt::format("{}: {} {}/{} samples ({:.0f}%), {:.1f} s, {:.0f} MB/s", label_, what, done, total, percent, seconds, rate);
+  const std::string line = fmt::format("{}: {} {}/{} samples ({:.0f}%), {:.1f} s, {:.0f} MB/s", label_, what, done,
+                                       total, percent, seconds, rate);
   if (terminal_) {
     std::fprintf(stderr, "\r%s\033[K", line.c_str());
     pending_newline_ = true;

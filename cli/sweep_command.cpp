@@ -67,14 +67,14 @@ int default_batch(const std::string& workload) { return workload == "shoplifting
 
 // One harness process.
 struct Run {
-  std::string title;      // "violence ddp workers:2" for the console
-  std::string workload;   // empty for collectives
-  std::string strategy;   // label as in the benchmark name: zero2, ddp_no_overlap, ...
+  std::string title;     // "violence ddp workers:2" for the console
+  std::string workload;  // empty for collectives
+  std::string strategy;  // label as in the benchmark name: zero2, ddp_no_overlap, ...
   int workers = 1;
   int processes = 1;      // MPI ranks the launcher starts
   std::string benchmark;  // the name the harness gives it (what an errored entry is called)
   std::vector<std::string> harness_args;
-  std::string file;       // output JSON, relative to the run folder
+  std::string file;  // output JSON, relative to the run folder
 };
 
 bool is_mpi_label(const std::string& label) { return label.rfind("ddp", 0) == 0 || label.rfind("zero", 0) == 0; }
@@ -88,9 +88,10 @@ std::vector<std::string> strategy_flags(const std::string& label) {
   if (label == "ddp_no_overlap") return {"--strategies=ddp", "--overlap=0"};
   const auto names = strategies::strategy_names();
   if (label == "zero" || std::find(names.begin(), names.end(), label) == names.end()) {
-    raise("--strategies: unknown strategy \"{}\"; valid: serial, thread_pool, task_graph, dp, ddp, ddp_no_overlap, "
-          "zero1, zero2, zero3",
-          label);
+    raise(
+        "--strategies: unknown strategy \"{}\"; valid: serial, thread_pool, task_graph, dp, ddp, ddp_no_overlap, "
+        "zero1, zero2, zero3",
+        label);
   }
   return {"--strategies=" + label};
 }
@@ -154,8 +155,9 @@ std::vector<Run> plan(const SweepArgs& args) {
         run.title = fmt::format("{} {} workers:{}", workload, label, n);
         run.benchmark = fmt::format("step/{}/{}/workers:{}/{}:{}/manual_time", workload, label, n,
                                     args.mode == "weak" ? "batch_per_worker" : "batch", batch.at(workload));
-        run.harness_args = {"bench_strategies", "--workload=" + workload, fmt::format("--batch={}", batch.at(workload)),
-                            "--mode=" + args.mode, "--backend=" + args.backend, fmt::format("--workers={}", n)};
+        run.harness_args = {
+            "bench_strategies",    "--workload=" + workload,    fmt::format("--batch={}", batch.at(workload)),
+            "--mode=" + args.mode, "--backend=" + args.backend, fmt::format("--workers={}", n)};
         run.harness_args.insert(run.harness_args.end(), flags.begin(), flags.end());
         if (!args.data.empty()) {
           run.harness_args.push_back("--data=" + fs::absolute(args.data).string());
@@ -209,9 +211,10 @@ fs::path find_bench_dir(const std::string& flag) {
   }
   std::vector<std::string> tried;
   for (const auto& dir : candidates) tried.push_back(dir.string());
-  raise("bench_strategies and bench_collectives not found in {}; build with -DPARBENCH_BENCHMARKS=ON (the default) "
-        "or pass --bench-dir",
-        fmt::join(tried, ", "));
+  raise(
+      "bench_strategies and bench_collectives not found in {}; build with -DPARBENCH_BENCHMARKS=ON (the default) "
+      "or pass --bench-dir",
+      fmt::join(tried, ", "));
 }
 
 // The full command of a run: the launcher for MPI strategies and collectives, the harness, its
@@ -230,7 +233,8 @@ std::vector<std::string> command_of(const Run& run, const SweepArgs& args, const
   }
   argv.push_back((bench_dir / run.harness_args.front()).string());
   argv.insert(argv.end(), run.harness_args.begin() + 1, run.harness_args.end());
-  if (peak_gflops > 0 && run.strategy != "collectives") argv.push_back(fmt::format("--peak_gflops={:.1f}", peak_gflops));
+  if (peak_gflops > 0 && run.strategy != "collectives")
+    argv.push_back(fmt::format("--peak_gflops={:.1f}", peak_gflops));
   argv.push_back("--benchmark_out=" + json.string());
   argv.push_back("--benchmark_out_format=json");
   return argv;
@@ -346,10 +350,12 @@ void write_failure(const fs::path& path, const Run& run, const std::string& reas
     context[key] = value.is_string() ? value.get<std::string>() : value.dump();
   }
   context["workload"] = run.workload;
-  nlohmann::json entry{{"name", run.benchmark},       {"run_name", run.benchmark}, {"run_type", "iteration"},
-                       {"repetitions", 1},            {"repetition_index", 0},     {"threads", 1},
-                       {"iterations", 0},             {"real_time", 0},            {"cpu_time", 0},
-                       {"time_unit", "ms"},           {"error_occurred", true},    {"error_message", reason}};
+  nlohmann::json entry{{"name", run.benchmark},   {"run_name", run.benchmark},
+                       {"run_type", "iteration"}, {"repetitions", 1},
+                       {"repetition_index", 0},   {"threads", 1},
+                       {"iterations", 0},         {"real_time", 0},
+                       {"cpu_time", 0},           {"time_unit", "ms"},
+                       {"error_occurred", true},  {"error_message", reason}};
   write_json(path, {{"context", context}, {"benchmarks", nlohmann::json::array({entry})}});
 }
 
@@ -502,16 +508,18 @@ void add_sweep_command(CLI::App& app, bool& failed) {
   CLI::App* sweep = app.add_subcommand(
       "sweep", "Benchmark strategies x worker counts (and the collectives) into one run folder, then report on it");
   sweep->add_option("--workload,--workloads", args->workloads, "Workloads")->delimiter(',')->capture_default_str();
-  sweep->add_option("--strategies", args->strategies,
-                    "Strategies: serial, thread_pool, task_graph, dp, ddp, ddp_no_overlap, zero1, zero2, zero3")
+  sweep
+      ->add_option("--strategies", args->strategies,
+                   "Strategies: serial, thread_pool, task_graph, dp, ddp, ddp_no_overlap, zero1, zero2, zero3")
       ->delimiter(',')
       ->capture_default_str();
   sweep->add_option("--workers", args->workers, "Worker counts (serial: intra-op threads; ddp/zero: MPI ranks)")
       ->delimiter(',')
       ->capture_default_str();
-  sweep->add_option("--batch", args->batch,
-                    "Global batch (strong) or per-worker batch (weak): B, or WORKLOAD=B; default violence=64, "
-                    "shoplifting=256")
+  sweep
+      ->add_option("--batch", args->batch,
+                   "Global batch (strong) or per-worker batch (weak): B, or WORKLOAD=B; default violence=64, "
+                   "shoplifting=256")
       ->delimiter(',');
   sweep->add_option("--data", args->data,
                     "HDF5 dataset (parbench data synth|import) whose first samples are the batches; default: "
@@ -519,8 +527,9 @@ void add_sweep_command(CLI::App& app, bool& failed) {
   sweep->add_option("--split", args->split, "Split of --data, e.g. /train")->capture_default_str();
   sweep->add_option("--mode", args->mode, "strong (fixed global batch) or weak (fixed batch per worker)")
       ->capture_default_str();
-  sweep->add_option("--backend", args->backend,
-                    "Kernel backend: cpu, or cuda (a build without it reports every step as skipped)")
+  sweep
+      ->add_option("--backend", args->backend,
+                   "Kernel backend: cpu, or cuda (a build without it reports every step as skipped)")
       ->capture_default_str();
   sweep->add_option("--repetitions", args->repetitions, "Google Benchmark repetitions per configuration")
       ->capture_default_str();

@@ -52,8 +52,8 @@ struct TrainArgs {
   std::string data, val, checkpoint, resume, metrics, trace;
   double bucket_mb = 25;
   bool no_overlap = false;
-  std::string loss;                // "" = the workload's loss
-  float label_smoothing = -1.0f;   // < 0 = the workload's
+  std::string loss;               // "" = the workload's loss
+  float label_smoothing = -1.0f;  // < 0 = the workload's
   float dropout = -1.0f;
   bool no_shuffle = false;
   int warmup_steps = -1;
@@ -104,7 +104,8 @@ void run_train(TrainArgs& args) {
   if (!result.lead) return;
   fmt::print("trained {} for {} steps ({} epochs): final train loss {:.4f}", o.strategy.workload, result.steps,
              result.epochs, result.last_loss);
-  for (const auto& e : result.last_eval) fmt::print("; {} val accuracy {:.4f}, F1 {:.4f}", e.head, e.accuracy, e.f1_positive);
+  for (const auto& e : result.last_eval)
+    fmt::print("; {} val accuracy {:.4f}, F1 {:.4f}", e.head, e.accuracy, e.f1_positive);
   fmt::print("\n");
 }
 
@@ -114,13 +115,16 @@ void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   strategies::TrainOptions& o = args->options;
   CLI::App* train = app.add_subcommand("train", "Train a workload with a strategy");
-  train->add_option("--workload", o.strategy.workload, "Workload")->required()->check(CLI::IsMember(models::model_names()));
+  train->add_option("--workload", o.strategy.workload, "Workload")
+      ->required()
+      ->check(CLI::IsMember(models::model_names()));
   train->add_option("--data", args->data, "Training HDF5 file (its /train and /val splits when present)")->required();
   train->add_option("--val", args->val, "Validation HDF5 file");
   train->add_option("--strategy", o.strategy_name, "Strategy")->capture_default_str();
   train->add_option("--workers", o.strategy.workers, "Workers")->capture_default_str();
   train->add_option("--stage", o.strategy.stage, "zero: 1 shards optimizer state, 2 also gradients, 3 also parameters");
-  train->add_option("--hybrid", o.strategy.hybrid, "zero: shard within groups of this many ranks, replicate across groups");
+  train->add_option("--hybrid", o.strategy.hybrid,
+                    "zero: shard within groups of this many ranks, replicate across groups");
   train->add_option("--bucket-mb", args->bucket_mb, "ddp: gradient bucket size in MiB")->capture_default_str();
   train->add_flag("--no-overlap", args->no_overlap, "ddp: all-reduce the buckets after backward, not during it");
   train->add_flag("--sync-bn", o.strategy.sync_bn, "BatchNorm statistics over the global batch (as SyncBatchNorm)");
@@ -130,20 +134,26 @@ void add_train_command(CLI::App& app) {
   train->add_option("--batch", o.batch, "Global batch size")->capture_default_str();
   train->add_option("--epochs", o.epochs, "Epochs")->capture_default_str();
   train->add_option("--steps", o.steps, "Stop after this many optimizer steps (overrides --epochs)");
-  train->add_option("--optimizer", o.strategy.optimizer.kind, "adam | sgd")->check(CLI::IsMember({"adam", "sgd"}))->capture_default_str();
+  train->add_option("--optimizer", o.strategy.optimizer.kind, "adam | sgd")
+      ->check(CLI::IsMember({"adam", "sgd"}))
+      ->capture_default_str();
   train->add_option("--lr", o.strategy.optimizer.lr, "Learning rate")->capture_default_str();
   train->add_option("--adam-eps", o.strategy.optimizer.eps, "Adam epsilon (Keras' default)")->capture_default_str();
   train->add_option("--lr-schedule", o.strategy.optimizer.schedule, "warmup-cosine | constant")
-      ->check(CLI::IsMember({"warmup-cosine", "constant"}))->capture_default_str();
+      ->check(CLI::IsMember({"warmup-cosine", "constant"}))
+      ->capture_default_str();
   train->add_option("--warmup-steps", args->warmup_steps, "Linear warmup steps (default: 5% of the steps)");
-  train->add_option("--clip", o.strategy.optimizer.clip, "Global-norm gradient clipping, 0 = off")->capture_default_str();
-  train->add_option("--loss", args->loss, "focal | ce (default: the workload's)")->check(CLI::IsMember({"focal", "ce"}));
+  train->add_option("--clip", o.strategy.optimizer.clip, "Global-norm gradient clipping, 0 = off")
+      ->capture_default_str();
+  train->add_option("--loss", args->loss, "focal | ce (default: the workload's)")
+      ->check(CLI::IsMember({"focal", "ce"}));
   train->add_option("--label-smoothing", args->label_smoothing, "Label smoothing (default: the workload's)");
   train->add_flag("--class-weights", o.class_weights, "Weight classes by total / (classes * count)");
   train->add_option("--dropout", args->dropout, "Dropout probability (default: the workload's)");
   train->add_flag("--no-shuffle", args->no_shuffle, "Keep the data's order");
   train->add_option("--seed", o.strategy.seed, "Seed for initialisation, shuffling and dropout")->capture_default_str();
-  train->add_option("--loader-threads", o.loader_threads, "Data loader threads (0 = synchronous)")->capture_default_str();
+  train->add_option("--loader-threads", o.loader_threads, "Data loader threads (0 = synchronous)")
+      ->capture_default_str();
   train->add_option("--checkpoint", args->checkpoint,
                     "Checkpoint written at every epoch end and at the end. With it, SIGUSR1 or SIGTERM stops the run "
                     "after the current step, writes the checkpoint and exits with status 75 (resume with --resume)");

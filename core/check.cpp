@@ -38,8 +38,8 @@ int process_rank() {
 
 void check_failed(const char* file, int line, const char* expression, const std::string& detail) {
   // One fprintf so lines of different ranks do not interleave mid-message.
-  std::string message = fmt::format("parbench: check failed on {} rank {} at {}:{}: {}", host_name(),
-                                    process_rank(), file, line, expression);
+  std::string message = fmt::format("parbench: check failed on {} rank {} at {}:{}: {}", host_name(), process_rank(),
+                                    file, line, expression);
   if (!detail.empty()) message += fmt::format(" ({})", detail);
   std::fprintf(stderr, "%s\n", message.c_str());
   std::fflush(stderr);

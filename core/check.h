@@ -24,10 +24,10 @@ int process_rank();
 }  // namespace parbench
 
 // Generic form: `ok` is evaluated once; `detail` (a std::string expression) only on failure.
-#define PB_CHECK_DETAIL(ok, expression_text, detail)                                   \
-  do {                                                                                 \
-    if (!(ok)) [[unlikely]]                                                            \
-      ::parbench::check_failed(__FILE__, __LINE__, expression_text, (detail));        \
+#define PB_CHECK_DETAIL(ok, expression_text, detail)                           \
+  do {                                                                         \
+    if (!(ok)) [[unlikely]]                                                    \
+      ::parbench::check_failed(__FILE__, __LINE__, expression_text, (detail)); \
   } while (0)
 
 // PB_CHECK(n > 0) or PB_CHECK(n > 0, "n = {}", n)

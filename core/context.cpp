@@ -94,20 +94,14 @@ nlohmann::json run_context() {
   if (const char* job = std::getenv("SLURM_JOB_ID")) {
     slurm = nlohmann::json::object();
     slurm["job_id"] = job;
-    for (const auto& [key, var] : {std::pair{"array_task_id", "SLURM_ARRAY_TASK_ID"},
-                                   std::pair{"nodes", "SLURM_JOB_NUM_NODES"},
-                                   std::pair{"node_list", "SLURM_JOB_NODELIST"},
-                                   std::pair{"ntasks", "SLURM_NTASKS"},
-                                   std::pair{"ntasks_per_node", "SLURM_NTASKS_PER_NODE"},
-                                   std::pair{"cpus_per_task", "SLURM_CPUS_PER_TASK"},
-                                   std::pair{"gpus", "SLURM_GPUS"},
-                                   std::pair{"gpus_per_node", "SLURM_GPUS_PER_NODE"},
-                                   std::pair{"gpus_per_task", "SLURM_GPUS_PER_TASK"},
-                                   std::pair{"step_id", "SLURM_STEP_ID"},
-                                   std::pair{"procid", "SLURM_PROCID"},
-                                   std::pair{"localid", "SLURM_LOCALID"},
-                                   std::pair{"partition", "SLURM_JOB_PARTITION"},
-                                   std::pair{"restart_count", "SLURM_RESTART_COUNT"}}) {
+    for (const auto& [key, var] :
+         {std::pair{"array_task_id", "SLURM_ARRAY_TASK_ID"}, std::pair{"nodes", "SLURM_JOB_NUM_NODES"},
+          std::pair{"node_list", "SLURM_JOB_NODELIST"}, std::pair{"ntasks", "SLURM_NTASKS"},
+          std::pair{"ntasks_per_node", "SLURM_NTASKS_PER_NODE"}, std::pair{"cpus_per_task", "SLURM_CPUS_PER_TASK"},
+          std::pair{"gpus", "SLURM_GPUS"}, std::pair{"gpus_per_node", "SLURM_GPUS_PER_NODE"},
+          std::pair{"gpus_per_task", "SLURM_GPUS_PER_TASK"}, std::pair{"step_id", "SLURM_STEP_ID"},
+          std::pair{"procid", "SLURM_PROCID"}, std::pair{"localid", "SLURM_LOCALID"},
+          std::pair{"partition", "SLURM_JOB_PARTITION"}, std::pair{"restart_count", "SLURM_RESTART_COUNT"}}) {
       if (const char* value = std::getenv(var)) slurm[key] = value;
     }
   }
@@ -120,8 +114,8 @@ nlohmann::json run_context() {
 
   context["libraries"] = {
       {"fmt", fmt::format("{}.{}.{}", FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100)},
-      {"nlohmann_json", fmt::format("{}.{}.{}", NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR,
-                                    NLOHMANN_JSON_VERSION_PATCH)},
+      {"nlohmann_json",
+       fmt::format("{}.{}.{}", NLOHMANN_JSON_VERSION_MAJOR, NLOHMANN_JSON_VERSION_MINOR, NLOHMANN_JSON_VERSION_PATCH)},
       {"mpi", mpi_library_version()}};
   return context;
 }

@@ -9,9 +9,9 @@
 namespace parbench {
 
 struct CpuInfo {
-  std::string model;        // /proc/cpuinfo "model name"
-  int logical_cpus = 0;     // online CPUs (sched affinity of this process)
-  int physical_cores = 0;   // distinct (physical id, core id) pairs
+  std::string model;       // /proc/cpuinfo "model name"
+  int logical_cpus = 0;    // online CPUs (sched affinity of this process)
+  int physical_cores = 0;  // distinct (physical id, core id) pairs
   int sockets = 0;
 };
 CpuInfo cpu_info();

@@ -72,8 +72,7 @@ namespace {
 
 #ifdef PARBENCH_HALF_X86
 
-__attribute__((target("f16c,avx2"))) void half_to_float_f16c(const std::uint16_t* in, float* out,
-                                                              std::size_t n) {
+__attribute__((target("f16c,avx2"))) void half_to_float_f16c(const std::uint16_t* in, float* out, std::size_t n) {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
@@ -90,8 +89,7 @@ __attribute__((target("f16c,avx2"))) void half_to_float_f16c(const std::uint16_t
   }
 }
 
-__attribute__((target("f16c,avx2"))) void float_to_half_f16c(const float* in, std::uint16_t* out,
-                                                              std::size_t n) {
+__attribute__((target("f16c,avx2"))) void float_to_half_f16c(const float* in, std::uint16_t* out, std::size_t n) {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT);

@@ -23,14 +23,14 @@ struct NamedTensor {
 
 struct Checkpoint {
   std::string workload, strategy;
-  std::int64_t step = 0, epoch = 0;          // optimizer steps done; epochs completed
-  std::uint64_t seed = 0;                    // stored as the int64 with the same bits
-  std::vector<NamedTensor> params;           // PyTorch names, e.g. "lstm1.weight_ih_l0" (512, 4096)
-  std::vector<NamedTensor> buffers;          // BatchNorm running statistics, e.g. "bn1.running_mean"
-  std::string optimizer;                     // "adam" or "sgd"
+  std::int64_t step = 0, epoch = 0;  // optimizer steps done; epochs completed
+  std::uint64_t seed = 0;            // stored as the int64 with the same bits
+  std::vector<NamedTensor> params;   // PyTorch names, e.g. "lstm1.weight_ih_l0" (512, 4096)
+  std::vector<NamedTensor> buffers;  // BatchNorm running statistics, e.g. "bn1.running_mean"
+  std::string optimizer;             // "adam" or "sgd"
   std::int64_t optimizer_step = 0;
-  std::vector<NamedTensor> adam_m, adam_v;   // same names, order and shapes as params (empty for sgd)
-  std::map<std::string, std::int64_t> rng;   // loader/dropout state: e.g. {"seed":..,"epoch":..,"batch":..}
+  std::vector<NamedTensor> adam_m, adam_v;        // same names, order and shapes as params (empty for sgd)
+  std::map<std::string, std::int64_t> rng;        // loader/dropout state: e.g. {"seed":..,"epoch":..,"batch":..}
   std::map<std::string, std::string> attributes;  // free-form extras (config as JSON text, ...)
 };
 

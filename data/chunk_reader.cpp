@@ -81,8 +81,8 @@ void ChunkReader::read_rows(std::span<const std::int64_t> rows, void* out) const
   std::vector<hsize_t> offset(shape_.size(), 0);
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (rows[i] < 0 || rows[i] >= shape_[0] || (i > 0 && rows[i] <= rows[i - 1])) {
-      throw h5::Error(fmt::format("{}: rows must be ascending, distinct and below {} (row {})", name_, shape_[0],
-                                  rows[i]));
+      throw h5::Error(
+          fmt::format("{}: rows must be ascending, distinct and below {} (row {})", name_, shape_[0], rows[i]));
     }
   }
   for (std::size_t i = 0; i < rows.size();) {

@@ -26,9 +26,7 @@ herr_t collect_error(unsigned depth, const H5E_error2_t* error, void* data) {
   return 0;
 }
 
-std::vector<hsize_t> to_hsize(const std::vector<std::int64_t>& values) {
-  return {values.begin(), values.end()};
-}
+std::vector<hsize_t> to_hsize(const std::vector<std::int64_t>& values) { return {values.begin(), values.end()}; }
 
 // The hyperslab of rows [first, first + count) of a dataset whose shape is `dims`.
 void select_rows(hid_t space, const std::vector<hsize_t>& dims, hsize_t first, hsize_t count) {
@@ -60,8 +58,7 @@ void check_rows(hid_t dataset, const std::vector<hsize_t>& dims, std::int64_t fi
   }
 }
 
-void transfer_rows(hid_t dataset, hid_t memory_type, std::int64_t first, std::int64_t count, void* data,
-                   bool write) {
+void transfer_rows(hid_t dataset, hid_t memory_type, std::int64_t first, std::int64_t count, void* data, bool write) {
   init();
   Space file_space{call(H5Dget_space(dataset), "{}: reading dataspace", dataset_name(dataset))};
   std::vector<hsize_t> dims = space_dims(file_space.get());
@@ -136,8 +133,8 @@ bool exists(hid_t location, const std::string& path) {
 
 Group open_group(hid_t location, const std::string& path) {
   init();
-  return Group{call(H5Gopen2(location, path.c_str(), H5P_DEFAULT), "{}: cannot open group {}", file_name(location),
-                    path)};
+  return Group{
+      call(H5Gopen2(location, path.c_str(), H5P_DEFAULT), "{}: cannot open group {}", file_name(location), path)};
 }
 
 Group create_group(hid_t location, const std::string& path) {
@@ -148,8 +145,8 @@ Group create_group(hid_t location, const std::string& path) {
 
 Dataset open_dataset(hid_t location, const std::string& path) {
   init();
-  return Dataset{call(H5Dopen2(location, path.c_str(), H5P_DEFAULT), "{}: cannot open dataset {}",
-                      file_name(location), path)};
+  return Dataset{
+      call(H5Dopen2(location, path.c_str(), H5P_DEFAULT), "{}: cannot open dataset {}", file_name(location), path)};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -229,8 +226,9 @@ Layout layout(hid_t dataset) {
   result.dtype = dtype_of(dataset);
   result.shape = shape(dataset);
   Type type{call(H5Dget_type(dataset), "{}: reading type", dataset_name(dataset))};
-  const auto elements = std::accumulate(result.shape.begin(), result.shape.end(), std::uint64_t{1},
-                                        [](std::uint64_t a, std::int64_t b) { return a * static_cast<std::uint64_t>(b); });
+  const auto elements =
+      std::accumulate(result.shape.begin(), result.shape.end(), std::uint64_t{1},
+                      [](std::uint64_t a, std::int64_t b) { return a * static_cast<std::uint64_t>(b); });
   result.logical_bytes = elements * H5Tget_size(type.get());
   result.stored_bytes = H5Dget_storage_size(dataset);
 
@@ -246,8 +244,8 @@ Layout layout(hid_t dataset) {
     unsigned values[8] = {};
     std::size_t value_count = 8;
     char name[64] = {};
-    const H5Z_filter_t id =
-        H5Pget_filter2(create.get(), static_cast<unsigned>(i), &flags, &value_count, values, sizeof name, name, &config);
+    const H5Z_filter_t id = H5Pget_filter2(create.get(), static_cast<unsigned>(i), &flags, &value_count, values,
+                                           sizeof name, name, &config);
     if (id == H5Z_FILTER_DEFLATE) {
       result.filters.push_back(fmt::format("gzip({})", value_count > 0 ? values[0] : 0));
     } else if (id == H5Z_FILTER_SHUFFLE) {
@@ -277,9 +275,9 @@ Dataset create_dataset(hid_t location, const std::string& name, Dtype dtype, con
     }
   }
   Type type = file_type(dtype);
-  return Dataset{call(H5Dcreate2(location, name.c_str(), type.get(), space.get(), H5P_DEFAULT, create.get(),
-                                 H5P_DEFAULT),
-                      "{}: cannot create dataset {}", file_name(location), name)};
+  return Dataset{
+      call(H5Dcreate2(location, name.c_str(), type.get(), space.get(), H5P_DEFAULT, create.get(), H5P_DEFAULT),
+           "{}: cannot create dataset {}", file_name(location), name)};
 }
 
 void write_rows(hid_t dataset, hid_t memory_type, std::int64_t first, std::int64_t count, const void* data) {
@@ -308,8 +306,8 @@ void read_rows(hid_t dataset, hid_t memory_type, std::span<const std::int64_t> r
       throw Error(fmt::format("{}: row list must be ascending and distinct (row {} after {})", dataset_name(dataset),
                               rows[i], rows[i - 1]));
     }
-    transfer_rows(dataset, memory_type, rows[i], static_cast<std::int64_t>(j - i), static_cast<char*>(out) + i * row_bytes,
-                  false);
+    transfer_rows(dataset, memory_type, rows[i], static_cast<std::int64_t>(j - i),
+                  static_cast<char*>(out) + i * row_bytes, false);
     i = j;
   }
 }

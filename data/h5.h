@@ -115,10 +115,10 @@ std::vector<std::int64_t> shape(hid_t dataset);
 struct Layout {
   Dtype dtype = Dtype::other;
   std::vector<std::int64_t> shape;
-  std::vector<std::int64_t> chunk;        // empty when not chunked
-  std::vector<std::string> filters;       // e.g. {"shuffle", "gzip(4)"}
-  std::uint64_t stored_bytes = 0;         // on disk, after filters
-  std::uint64_t logical_bytes = 0;        // elements * size of the stored type
+  std::vector<std::int64_t> chunk;   // empty when not chunked
+  std::vector<std::string> filters;  // e.g. {"shuffle", "gzip(4)"}
+  std::uint64_t stored_bytes = 0;    // on disk, after filters
+  std::uint64_t logical_bytes = 0;   // elements * size of the stored type
 };
 Layout layout(hid_t dataset);
 
@@ -126,8 +126,8 @@ struct CreateOptions {
   std::vector<std::int64_t> chunk;  // chunk dimensions; must match the rank
   int gzip_level = 4;               // 0 = no compression; shuffle is on whenever gzip is
 };
-Dataset create_dataset(hid_t location, const std::string& name, Dtype dtype,
-                       const std::vector<std::int64_t>& shape, const CreateOptions& options);
+Dataset create_dataset(hid_t location, const std::string& name, Dtype dtype, const std::vector<std::int64_t>& shape,
+                       const CreateOptions& options);
 
 // Rows [first, first + count) along the leading axis, converted to/from `memory_type`.
 void write_rows(hid_t dataset, hid_t memory_type, std::int64_t first, std::int64_t count, const void* data);

@@ -51,7 +51,8 @@ ImportReport import_npy(const ImportOptions& options, const std::filesystem::pat
                         const std::function<void(const WriteProgress&)>& progress) {
   const WorkloadSpec& spec = workload_spec(options.workload);
   if (options.dtype != h5::Dtype::f32 && options.dtype != h5::Dtype::f16) raise("--dtype must be f32 or f16");
-  if (options.gzip_level < 0 || options.gzip_level > 9) raise("--compression must be 0..9 (got {})", options.gzip_level);
+  if (options.gzip_level < 0 || options.gzip_level > 9)
+    raise("--compression must be 0..9 (got {})", options.gzip_level);
   for (const auto& [name, file] : options.files) {
     bool known = false;
     for (const auto& field : spec.fields) known |= field.name == name;
@@ -102,8 +103,8 @@ ImportReport import_npy(const ImportOptions& options, const std::filesystem::pat
     const auto classes = static_cast<std::int32_t>(input.field->class_names.size());
     for (std::size_t i = 0; i < values.size(); ++i) {
       if (values[i] < 0 || values[i] >= classes) {
-        raise("{}: label {} at sample {} is out of range; expected 0..{} ({})", input.reader.path().string(),
-              values[i], i, classes - 1, fmt::join(input.field->class_names, ", "));
+        raise("{}: label {} at sample {} is out of range; expected 0..{} ({})", input.reader.path().string(), values[i],
+              i, classes - 1, fmt::join(input.field->class_names, ", "));
       }
     }
     labels.emplace(input.field->name, std::move(values));

@@ -18,7 +18,7 @@ struct ImportOptions {
   std::map<std::string, std::filesystem::path> files;
   h5::Dtype dtype = h5::Dtype::f32;  // on disk
   int gzip_level = 4;
-  std::int64_t chunk_samples = 0;    // 0 = default_chunk_samples
+  std::int64_t chunk_samples = 0;  // 0 = default_chunk_samples
 };
 
 struct ImportReport : WriteReport {

@@ -87,9 +87,9 @@ nlohmann::json inspect(const std::filesystem::path& path, bool scan_values) {
   const std::vector<std::string> splits = find_splits(file.get());
   if (splits.empty()) {
     report["valid"] = false;
-    report["error"] = fmt::format(
-        "{}: no parbench dataset: no workload datasets at the root and no group with a 'schema' attribute",
-        path.string());
+    report["error"] =
+        fmt::format("{}: no parbench dataset: no workload datasets at the root and no group with a 'schema' attribute",
+                    path.string());
     return report;
   }
   bool valid = true;
@@ -102,8 +102,8 @@ nlohmann::json inspect(const std::filesystem::path& path, bool scan_values) {
 }
 
 std::string inspect_text(const nlohmann::json& report) {
-  std::string out = fmt::format("{}  ({})\n", report["file"].get<std::string>(),
-                                bytes_text(report["file_bytes"].get<double>()));
+  std::string out =
+      fmt::format("{}  ({})\n", report["file"].get<std::string>(), bytes_text(report["file_bytes"].get<double>()));
   for (const auto& split : report["splits"]) {
     const auto& attributes = split["attributes"];
     out += fmt::format("\nsplit {}  workload {}  schema {}\n", split["group"].get<std::string>(),
@@ -117,12 +117,15 @@ std::string inspect_text(const nlohmann::json& report) {
       out += fmt::format("  {:<10} {:<20} {:<8} {:<16} {:<18} {:>10} {:>10} {:>5.2f}x\n", d["name"].get<std::string>(),
                          shape_text(d["shape"].get<std::vector<std::int64_t>>()), d["dtype"].get<std::string>(),
                          chunk.empty() ? "contiguous" : shape_text(chunk),
-                         d["filters"].empty() ? "none" : fmt::format("{}", fmt::join(d["filters"].get<std::vector<std::string>>(), "+")),
+                         d["filters"].empty()
+                             ? "none"
+                             : fmt::format("{}", fmt::join(d["filters"].get<std::vector<std::string>>(), "+")),
                          bytes_text(d["logical_bytes"].get<double>()), bytes_text(d["stored_bytes"].get<double>()),
                          d["compression_ratio"].get<double>());
     }
-    out += fmt::format("  total {} -> {}, compression ratio {:.2f}x\n", bytes_text(split["logical_bytes"].get<double>()),
-                       bytes_text(split["stored_bytes"].get<double>()), split["compression_ratio"].get<double>());
+    out +=
+        fmt::format("  total {} -> {}, compression ratio {:.2f}x\n", bytes_text(split["logical_bytes"].get<double>()),
+                    bytes_text(split["stored_bytes"].get<double>()), split["compression_ratio"].get<double>());
     if (split.contains("classes")) {
       const auto samples = split["samples"].get<double>();
       for (const auto& [target, classes] : split["classes"].items()) {

@@ -85,7 +85,8 @@ Batch Loader::read(std::int64_t epoch, std::int64_t b) const {
     if (options_.check_finite) {
       // Rows are packed in batch order; name the split's sample index on failure.
       for (std::int64_t r = 0; r < rows; ++r) {
-        check_finite(tensor.values.data() + r * row_elements, 1, row_elements, batch.samples[static_cast<std::size_t>(r)],
+        check_finite(tensor.values.data() + r * row_elements, 1, row_elements,
+                     batch.samples[static_cast<std::size_t>(r)],
                      path_.string() + ":" + (options_.group == "/" ? "/" : options_.group + "/") + name);
       }
     }

@@ -20,10 +20,10 @@
 namespace parbench::data {
 
 struct LoaderOptions {
-  std::string group = "/";     // the split: "/" or "/train", "/val", ...
-  std::string workload;        // expected workload; empty accepts the file's
-  int rank = 0, world = 1;     // this rank's shard (DistributedSampler semantics, see sampler.h)
-  std::int64_t batch = 32;     // per-rank batch size
+  std::string group = "/";  // the split: "/" or "/train", "/val", ...
+  std::string workload;     // expected workload; empty accepts the file's
+  int rank = 0, world = 1;  // this rank's shard (DistributedSampler semantics, see sampler.h)
+  std::int64_t batch = 32;  // per-rank batch size
   // Only rows [rows_begin, rows_end) of every batch (positions in its sorted index list; -1 = to
   // the end): a process's share of a global batch when the processes of a data-parallel job
   // read the same batches (world = 1) and split each one.
@@ -31,9 +31,9 @@ struct LoaderOptions {
   std::uint64_t seed = 0;
   bool shuffle = true;
   bool drop_last = false;
-  int threads = 2;             // K loader threads; 0 reads synchronously inside next()
-  int depth = 0;               // batches in memory at once; 0 = 2 * max(K, 1)
-  bool check_finite = true;    // reject NaN/Inf inputs as they are read
+  int threads = 2;           // K loader threads; 0 reads synchronously inside next()
+  int depth = 0;             // batches in memory at once; 0 = 2 * max(K, 1)
+  bool check_finite = true;  // reject NaN/Inf inputs as they are read
 };
 
 struct Tensor {
@@ -43,9 +43,9 @@ struct Tensor {
 
 struct Batch {
   std::int64_t epoch = 0;
-  std::int64_t index = 0;                              // batch number within this rank's epoch
-  std::vector<std::int64_t> samples;                   // sample indices in the split, ascending
-  std::map<std::string, Tensor> inputs;                // float32, by dataset name
+  std::int64_t index = 0;                                    // batch number within this rank's epoch
+  std::vector<std::int64_t> samples;                         // sample indices in the split, ascending
+  std::map<std::string, Tensor> inputs;                      // float32, by dataset name
   std::map<std::string, std::vector<std::int32_t>> targets;  // (B,) labels, by dataset name
   std::int64_t size() const { return static_cast<std::int64_t>(samples.size()); }
 };
@@ -83,7 +83,7 @@ class Loader {
   };
   std::map<std::string, Input> inputs_;
   std::map<std::string, std::vector<std::int32_t>> targets_;  // whole split: N int32 each
-  std::unique_ptr<EpochPlan> plan_;  // the epoch being prefetched
+  std::unique_ptr<EpochPlan> plan_;                           // the epoch being prefetched
   std::int64_t plan_epoch_ = -1;
   std::unique_ptr<OrderedPrefetcher<Batch>> prefetcher_;
   std::int64_t finished_wait_ns_ = 0;

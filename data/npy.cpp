@@ -88,15 +88,18 @@ class DictParser {
 
  private:
   [[noreturn]] void fail(std::string_view what) const {
-    raise("{}: malformed .npy header: {} at offset {}; expected a dict like "
-          "{{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }}, found: {}",
-          file_.string(), what, pos_, printable(text_));
+    raise(
+        "{}: malformed .npy header: {} at offset {}; expected a dict like "
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }}, found: {}",
+        file_.string(), what, pos_, printable(text_));
   }
 
   char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
 
   void skip_space() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) ++pos_;
+    while (pos_ < text_.size() &&
+           (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r'))
+      ++pos_;
   }
 
   bool consume(char c) {
@@ -256,12 +259,14 @@ DType parse_descr(const std::string& descr, const fs::path& file) {
     order = rest[0];
     rest.remove_prefix(1);
   }
-  if (rest.empty()) raise("{}: unsupported dtype descr '{}': no type code; expected {}", file.string(), descr, kSupported);
+  if (rest.empty())
+    raise("{}: unsupported dtype descr '{}': no type code; expected {}", file.string(), descr, kSupported);
   const char kind = rest[0];
   if (kind == 'O') {
-    raise("{}: object arrays (descr '{}') are not supported: they hold pickled Python objects, not numbers; "
-          "expected a numeric array, e.g. re-save with arr.astype(np.float32)",
-          file.string(), descr);
+    raise(
+        "{}: object arrays (descr '{}') are not supported: they hold pickled Python objects, not numbers; "
+        "expected a numeric array, e.g. re-save with arr.astype(np.float32)",
+        file.string(), descr);
   }
   const std::string_view size_text = rest.substr(1);
   std::optional<DType> found;
@@ -273,12 +278,14 @@ DType parse_descr(const std::string& descr, const fs::path& file) {
     }
   }
   if (!found) {
-    raise("{}: unsupported dtype descr '{}' ({}); expected {}", file.string(), descr, kind_description(kind), kSupported);
+    raise("{}: unsupported dtype descr '{}' ({}); expected {}", file.string(), descr, kind_description(kind),
+          kSupported);
   }
   if (order == '>' && info(*found).size > 1) {
-    raise("{}: big-endian data (descr '{}') is not supported; expected little-endian ('<'); "
-          "re-save with arr.astype(arr.dtype.newbyteorder('<'))",
-          file.string(), descr);
+    raise(
+        "{}: big-endian data (descr '{}') is not supported; expected little-endian ('<'); "
+        "re-save with arr.astype(arr.dtype.newbyteorder('<'))",
+        file.string(), descr);
   }
   return *found;
 }
@@ -301,7 +308,10 @@ void fill_from_dict(Header& header, std::string_view dict_text, const fs::path& 
   const Value* fortran = nullptr;
   const Value* shape = nullptr;
   for (const auto& [key, value] : entries) {
-    const Value** slot = key == "descr" ? &descr : key == "fortran_order" ? &fortran : key == "shape" ? &shape : nullptr;
+    const Value** slot = key == "descr"           ? &descr
+                         : key == "fortran_order" ? &fortran
+                         : key == "shape"         ? &shape
+                                                  : nullptr;
     if (slot == nullptr) {
       raise("{}: malformed .npy header: unexpected key '{}'; expected exactly 'descr', 'fortran_order' and 'shape'",
             file.string(), key);
@@ -309,7 +319,8 @@ void fill_from_dict(Header& header, std::string_view dict_text, const fs::path& 
     if (*slot != nullptr) raise("{}: malformed .npy header: key '{}' appears twice", file.string(), key);
     *slot = &value;
   }
-  for (const auto& [name, value] : {std::pair{"descr", descr}, std::pair{"fortran_order", fortran}, std::pair{"shape", shape}}) {
+  for (const auto& [name, value] :
+       {std::pair{"descr", descr}, std::pair{"fortran_order", fortran}, std::pair{"shape", shape}}) {
     if (value == nullptr) {
       raise("{}: malformed .npy header: missing key '{}' in {}", file.string(), name, printable(dict_text));
     }
@@ -342,9 +353,10 @@ void fill_from_dict(Header& header, std::string_view dict_text, const fs::path& 
   // With at most one axis the Fortran and C layouts are the same bytes, so only reject real
   // column-major data.
   if (fortran->flag && header.shape.size() > 1) {
-    raise("{}: array is stored in Fortran (column-major) order (fortran_order: True) with shape {}; expected C order; "
-          "re-save with np.save(path, np.ascontiguousarray(arr))",
-          file.string(), shape_string(header.shape));
+    raise(
+        "{}: array is stored in Fortran (column-major) order (fortran_order: True) with shape {}; expected C order; "
+        "re-save with np.save(path, np.ascontiguousarray(arr))",
+        file.string(), shape_string(header.shape));
   }
 }
 
@@ -355,7 +367,8 @@ std::uint64_t read_le(const unsigned char* bytes, int count) {
 }
 
 [[noreturn]] void raise_truncated_header(const fs::path& file, std::uint64_t expected, std::uint64_t found) {
-  raise("{}: file is truncated inside the .npy header: expected at least {} bytes, found {}", file.string(), expected, found);
+  raise("{}: file is truncated inside the .npy header: expected at least {} bytes, found {}", file.string(), expected,
+        found);
 }
 
 void write_file(const fs::path& file, std::string_view head, const void* data, std::size_t bytes) {
@@ -368,11 +381,13 @@ void write_file(const fs::path& file, std::string_view head, const void* data, s
 }
 
 std::string preamble(int major_version, std::size_t header_bytes, const fs::path& file) {
-  if (major_version < 1 || major_version > 255) raise("{}: .npy major version {} cannot be written", file.string(), major_version);
+  if (major_version < 1 || major_version > 255)
+    raise("{}: .npy major version {} cannot be written", file.string(), major_version);
   const int length_bytes = major_version == 1 ? 2 : 4;
   const std::uint64_t limit = major_version == 1 ? 0xffffu : 0xffffffffu;
   if (header_bytes > limit) {
-    raise("{}: .npy header of {} bytes does not fit a version {}.0 length field", file.string(), header_bytes, major_version);
+    raise("{}: .npy header of {} bytes does not fit a version {}.0 length field", file.string(), header_bytes,
+          major_version);
   }
   std::string out(kMagic.begin(), kMagic.end());
   out += static_cast<char>(major_version);
@@ -417,8 +432,9 @@ Header read_header(const fs::path& file) {
   std::array<unsigned char, 12> pre{};
   in.read(reinterpret_cast<char*>(pre.data()), 8);
   const auto got = static_cast<std::size_t>(in.gcount());
-  const bool magic_prefix_ok = std::equal(pre.begin(), pre.begin() + std::min<std::size_t>(got, kMagic.size()), kMagic.begin(),
-                                          [](unsigned char a, char b) { return a == static_cast<unsigned char>(b); });
+  const bool magic_prefix_ok =
+      std::equal(pre.begin(), pre.begin() + std::min<std::size_t>(got, kMagic.size()), kMagic.begin(),
+                 [](unsigned char a, char b) { return a == static_cast<unsigned char>(b); });
   if (!magic_prefix_ok || got == 0) {
     raise("{}: not a .npy file: bad magic (expected the file to start with \\x93NUMPY){}", file.string(),
           got == 0 ? "; the file is empty" : "");
@@ -429,7 +445,8 @@ Header read_header(const fs::path& file) {
   header.major_version = pre[6];
   const int minor = pre[7];
   if ((header.major_version < 1 || header.major_version > 3) || minor != 0) {
-    raise("{}: unsupported .npy format version {}.{}; expected 1.0, 2.0 or 3.0", file.string(), header.major_version, minor);
+    raise("{}: unsupported .npy format version {}.{}; expected 1.0, 2.0 or 3.0", file.string(), header.major_version,
+          minor);
   }
   const int length_bytes = header.major_version == 1 ? 2 : 4;
   in.read(reinterpret_cast<char*>(pre.data() + 8), length_bytes);
@@ -444,7 +461,8 @@ Header read_header(const fs::path& file) {
 
   std::string dict(header_length, '\0');
   in.read(dict.data(), static_cast<std::streamsize>(header_length));
-  if (static_cast<std::uint64_t>(in.gcount()) != header_length) raise_truncated_header(file, dict_start + header_length, file_size);
+  if (static_cast<std::uint64_t>(in.gcount()) != header_length)
+    raise_truncated_header(file, dict_start + header_length, file_size);
 
   fill_from_dict(header, dict, file);
   header.data_offset = dict_start + header_length;
@@ -455,9 +473,11 @@ Header read_header(const fs::path& file) {
   }
   const std::uint64_t expected = header.data_offset + data_bytes;
   if (file_size < expected) {
-    raise("{}: file is truncated: expected {} bytes ({} header + {} data for {} shape {}), found {} ({} data bytes missing)",
-          file.string(), expected, header.data_offset, data_bytes, dtype_name(header.dtype), shape_string(header.shape),
-          file_size, expected - file_size);
+    raise(
+        "{}: file is truncated: expected {} bytes ({} header + {} data for {} shape {}), found {} ({} data bytes "
+        "missing)",
+        file.string(), expected, header.data_offset, data_bytes, dtype_name(header.dtype), shape_string(header.shape),
+        file_size, expected - file_size);
   }
   return header;
 }
@@ -598,7 +618,8 @@ void write(const fs::path& file, DType dtype, const std::vector<std::int64_t>& s
   write_file(file, preamble(1, dict.size(), file) + dict, data, static_cast<std::size_t>(bytes));
 }
 
-void write_raw(const fs::path& file, std::string_view header_dict, const void* data, std::size_t bytes, int major_version) {
+void write_raw(const fs::path& file, std::string_view header_dict, const void* data, std::size_t bytes,
+               int major_version) {
   write_file(file, preamble(major_version, header_dict.size(), file) + std::string(header_dict), data, bytes);
 }
 

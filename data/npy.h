@@ -27,9 +27,9 @@ struct Header {
   std::string descr;                // as in the file, e.g. "<f4"
   int major_version = 1;
 
-  std::int64_t rows() const;          // shape[0] (1 for a scalar)
-  std::size_t row_elements() const;   // product of shape[1:]
-  std::uint64_t elements() const;     // product of shape
+  std::int64_t rows() const;         // shape[0] (1 for a scalar)
+  std::size_t row_elements() const;  // product of shape[1:]
+  std::uint64_t elements() const;    // product of shape
   std::uint64_t data_bytes() const;
 };
 
@@ -66,12 +66,11 @@ class Reader {
 
 // Writes a C-order little-endian version 1.0 .npy whose data starts at a multiple of 64, as
 // NumPy does. `data` holds product(shape) * dtype_size(dtype) bytes.
-void write(const std::filesystem::path& file, DType dtype, const std::vector<std::int64_t>& shape,
-           const void* data);
+void write(const std::filesystem::path& file, DType dtype, const std::vector<std::int64_t>& shape, const void* data);
 
 // Writes a valid magic and version followed by `header_dict` verbatim (no padding or newline
 // added) and `bytes` of data; lets tests produce malformed headers.
-void write_raw(const std::filesystem::path& file, std::string_view header_dict, const void* data,
-               std::size_t bytes, int major_version = 1);
+void write_raw(const std::filesystem::path& file, std::string_view header_dict, const void* data, std::size_t bytes,
+               int major_version = 1);
 
 }  // namespace parbench::data::npy

@@ -61,8 +61,7 @@ class OrderedPrefetcher {
       std::int64_t& total;
       std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
       ~AddWait() {
-        total += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
-                     .count();
+        total += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
       }
     } add_wait{wait_ns_};
     return synchronous_ ? next_synchronous() : next_prefetched();

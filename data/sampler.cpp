@@ -67,8 +67,8 @@ void validate(const ShardSpec& spec) {
   }
   const std::int64_t per_rank = samples_per_rank(spec.samples, spec.world);
   if (spec.batch > per_rank) {
-    raise("sampler: batch size {} larger than the {} samples each of the {} ranks gets; N={}", spec.batch,
-          per_rank, spec.world, spec.samples);
+    raise("sampler: batch size {} larger than the {} samples each of the {} ranks gets; N={}", spec.batch, per_rank,
+          spec.world, spec.samples);
   }
 }
 

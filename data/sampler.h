@@ -26,8 +26,7 @@ struct ShardSpec {
 void validate(const ShardSpec& spec);
 
 // A permutation of [0, samples); the identity when !shuffle. Throws Error for samples < 0 or epoch < 0.
-std::vector<std::int64_t> epoch_permutation(std::int64_t samples, std::uint64_t seed, std::int64_t epoch,
-                                            bool shuffle);
+std::vector<std::int64_t> epoch_permutation(std::int64_t samples, std::uint64_t seed, std::int64_t epoch, bool shuffle);
 
 // ceil(N / W): every rank gets this many samples per epoch, padding included.
 std::int64_t samples_per_rank(std::int64_t samples, int world);

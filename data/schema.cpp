@@ -16,13 +16,15 @@ namespace {
 const std::vector<WorkloadSpec>& specs() {
   static const std::vector<WorkloadSpec> all = {
       {"violence",
-       {{"features", false, {kAny, kAny}, "(N, T, D)", {}},
-        {"labels", true, {}, "(N,)", {"non-violent", "violent"}}}},
+       {{"features", false, {kAny, kAny}, "(N, T, D)", {}}, {"labels", true, {}, "(N,)", {"non-violent", "violent"}}}},
       {"shoplifting",
        {{"visual", false, {2048}, "(N, 2048)", {}},
         {"pose", false, {kAny, 34}, "(N, T, 34)", {}},
         {"labels", true, {}, "(N,)", {"normal", "anomaly"}},
-        {"action", true, {}, "(N,)",
+        {"action",
+         true,
+         {},
+         "(N,)",
          {"Abuse", "Arrest", "Arson", "Assault", "Burglary", "Explosion", "Fighting", "RoadAccidents", "Robbery",
           "Shooting", "Shoplifting", "Stealing", "Vandalism", "Normal"}}}},
   };
@@ -99,8 +101,9 @@ void write_split_attributes(hid_t group, const std::string& workload, const std:
   h5::write_attribute(group, "workload", workload);
   h5::write_attribute(group, "class_names", spec.field("labels").class_names);
   h5::write_attribute(group, "source", source);
-  h5::write_attribute(group, "created_by", fmt::format("parbench {} (git {}{})", build_info::version,
-                                                       build_info::git_commit, build_info::git_dirty ? ", dirty" : ""));
+  h5::write_attribute(group, "created_by",
+                      fmt::format("parbench {} (git {}{})", build_info::version, build_info::git_commit,
+                                  build_info::git_dirty ? ", dirty" : ""));
 }
 
 std::string shape_text(const std::vector<std::int64_t>& shape) {
@@ -151,8 +154,10 @@ SplitInfo validate_split(hid_t file, const std::string& group_path, const Valida
 
   const auto schema = h5::read_string_attribute(group.get(), "schema");
   if (!schema) {
-    raise("{}: no 'schema' attribute; expected schema = {} (write files with 'parbench data synth' or 'parbench data "
-          "import')", where, kDatasetSchema);
+    raise(
+        "{}: no 'schema' attribute; expected schema = {} (write files with 'parbench data synth' or 'parbench data "
+        "import')",
+        where, kDatasetSchema);
   }
   if (*schema != kDatasetSchema) raise("{}: schema is '{}', expected '{}'", where, *schema, kDatasetSchema);
   const auto workload = h5::read_string_attribute(group.get(), "workload");
@@ -170,8 +175,9 @@ SplitInfo validate_split(hid_t file, const std::string& group_path, const Valida
   for (const auto& field : spec.fields) {
     const std::string name = join_group(group_path, field.name);
     const std::string at = fmt::format("{}:{}", path, name);
-    if (!h5::exists(file, name)) raise("{}: missing dataset {}; workload {} needs {} {}", where, field.name, spec.name,
-                                       field.name, field.dims_text);
+    if (!h5::exists(file, name))
+      raise("{}: missing dataset {}; workload {} needs {} {}", where, field.name, spec.name, field.name,
+            field.dims_text);
     h5::Dataset dataset = h5::open_dataset(file, name);
     FieldInfo info;
     info.shape = h5::shape(dataset.get());
@@ -195,8 +201,8 @@ SplitInfo validate_split(hid_t file, const std::string& group_path, const Valida
     }
     if (info.shape[0] == 0) raise("{}: holds no samples (N = 0)", at);
     if (split.samples >= 0 && info.shape[0] != split.samples) {
-      raise("{}: {} samples, but {} has {}; every dataset of a split needs the same N", at, info.shape[0],
-            first_field, split.samples);
+      raise("{}: {} samples, but {} has {}; every dataset of a split needs the same N", at, info.shape[0], first_field,
+            split.samples);
     }
     split.samples = info.shape[0];
     if (first_field.empty()) first_field = field.name;

@@ -21,8 +21,18 @@ namespace parbench::data {
 namespace {
 
 // Streams of the counter-based generator, one per kind of draw.
-enum Stream : std::uint64_t { kLabel = 1, kPhase, kAmplitude, kSignalDim, kSignalSign, kBase, kPrototype, kAction,
-                              kShift, kNoise = 1000 };
+enum Stream : std::uint64_t {
+  kLabel = 1,
+  kPhase,
+  kAmplitude,
+  kSignalDim,
+  kSignalSign,
+  kBase,
+  kPrototype,
+  kAction,
+  kShift,
+  kNoise = 1000
+};
 
 constexpr std::int64_t kSignalDims = 256;
 constexpr std::int64_t kVisualDim = 2048;
@@ -46,7 +56,8 @@ void generate_violence(const SynthOptions& o, std::int64_t first, std::int64_t c
   block.features.resize(static_cast<std::size_t>(count * frames * dim));
   block.labels.resize(static_cast<std::size_t>(count));
   std::vector<float> base(static_cast<std::size_t>(dim));  // per-feature mean level, the same for every sample
-  for (std::int64_t d = 0; d < dim; ++d) base[static_cast<std::size_t>(d)] = 0.3f * draw(o, kBase, static_cast<std::uint64_t>(d));
+  for (std::int64_t d = 0; d < dim; ++d)
+    base[static_cast<std::size_t>(d)] = 0.3f * draw(o, kBase, static_cast<std::uint64_t>(d));
   for (std::int64_t s = 0; s < count; ++s) {
     const auto i = static_cast<std::uint64_t>(first + s);
     const int label = draw(o, kLabel, i) < o.positive_fraction ? 1 : 0;
@@ -67,7 +78,8 @@ void generate_violence(const SynthOptions& o, std::int64_t first, std::int64_t c
       const float sign = draw(o, kSignalSign, static_cast<std::uint64_t>(k)) < 0.5f ? -1.0f : 1.0f;
       const float offset = kTwoPi * draw(o, kSignalDim, static_cast<std::uint64_t>(k));
       for (std::int64_t t = 0; t < frames; ++t) {
-        x[t * dim + d] += sign * amplitude * std::sin(kTwoPi * cycles_per_frame * static_cast<float>(t) + phase + offset);
+        x[t * dim + d] +=
+            sign * amplitude * std::sin(kTwoPi * cycles_per_frame * static_cast<float>(t) + phase + offset);
       }
     }
     for (std::int64_t e = 0; e < frames * dim; ++e) x[e] = std::max(x[e], 0.0f);
@@ -252,8 +264,8 @@ WriteReport synthesize(const SynthOptions& options, const std::filesystem::path&
       chunk * std::max<std::int64_t>(1, (std::int64_t{16} << 20) / (chunk * largest_row * value_bytes));
 
   h5::File file = h5::create(path);
-  const std::string source = fmt::format("synthetic (parbench data synth: seed {}, positive fraction {})",
-                                         options.seed, options.positive_fraction);
+  const std::string source = fmt::format("synthetic (parbench data synth: seed {}, positive fraction {})", options.seed,
+                                         options.positive_fraction);
   WriteReport report;
   h5::Type half = h5::half_type();
   std::vector<std::uint16_t> halves;
@@ -269,8 +281,9 @@ WriteReport synthesize(const SynthOptions& options, const std::filesystem::path&
       shape.insert(shape.begin(), counts[k]);
       std::vector<std::int64_t> chunk_dims = shape;
       chunk_dims[0] = std::min(field.is_target ? std::max<std::int64_t>(chunk, 4096) : chunk, counts[k]);
-      h5::Dataset dataset = h5::create_dataset(group.get(), field.name, field.is_target ? h5::Dtype::i32 : options.dtype,
-                                               shape, {chunk_dims, options.gzip_level});
+      h5::Dataset dataset =
+          h5::create_dataset(group.get(), field.name, field.is_target ? h5::Dtype::i32 : options.dtype, shape,
+                             {chunk_dims, options.gzip_level});
       if (field.is_target) h5::write_attribute(dataset.get(), "class_names", field.class_names);
       outputs.push_back({field.name, std::move(dataset), row_elements(field), !field.is_target});
     }

@@ -14,7 +14,7 @@
 namespace parbench::data {
 
 struct SplitFraction {
-  std::string name;   // group name: train, val, test
+  std::string name;  // group name: train, val, test
   double fraction = 1.0;
 };
 

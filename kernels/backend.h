@@ -79,8 +79,8 @@ class Backend {
   // ---- BLAS-like --------------------------------------------------------------------------
   // c (m, n) = alpha * op(a) op(b) + beta * c, with op(a) (m, k) and op(b) (k, n);
   // lda, ldb, ldc: row strides of a, b, c as stored (so c can be a column block of a wider matrix).
-  virtual void gemm(float* c, int ldc, const float* a, int lda, const float* b, int ldb, int m, int n, int k,
-                    Trans ta, Trans tb, float alpha, float beta) = 0;
+  virtual void gemm(float* c, int ldc, const float* a, int lda, const float* b, int ldb, int m, int n, int k, Trans ta,
+                    Trans tb, float alpha, float beta) = 0;
   // y (m, n) += bias (n), broadcast over rows.
   virtual void add_bias(float* y, const float* bias, int m, int n) = 0;
   // dbias (n) += column sums of dy (m, n).
@@ -119,8 +119,8 @@ class Backend {
   // h (B, T, D), w (A, D), b (A), v (A); outputs context (B, D), alpha (B, T), u (B, T, A)
   // (alpha and u are kept for backward).
   virtual std::size_t attention_workspace_size(const AttentionShape& shape) const = 0;
-  virtual void attention_forward(float* context, float* alpha, float* u, const float* h, const float* w,
-                                 const float* b, const float* v, const AttentionShape& shape) = 0;
+  virtual void attention_forward(float* context, float* alpha, float* u, const float* h, const float* w, const float* b,
+                                 const float* v, const AttentionShape& shape) = 0;
   virtual void attention_backward(float* dh, float* dw, float* db, float* dv, float* workspace, const float* dcontext,
                                   const float* h, const float* alpha, const float* u, const float* w, const float* v,
                                   const AttentionShape& shape) = 0;
@@ -134,8 +134,7 @@ class Backend {
                                        const float* x, const float* gamma, const float* beta, int m, int c, float eps,
                                        float momentum, const ReplicaSum* across = nullptr) = 0;
   virtual void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
-                                      const float* running_mean, const float* running_var, int m, int c,
-                                      float eps) = 0;
+                                      const float* running_mean, const float* running_var, int m, int c, float eps) = 0;
   virtual void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                                   const float* mean, const float* rstd, const float* gamma, int m, int c,
                                   const ReplicaSum* across = nullptr) = 0;
@@ -154,11 +153,10 @@ class Backend {
   // losses (B) = per-sample loss * class_weights[target] (class_weights may be nullptr = 1);
   // dlogits (B, C) += scale * d(weighted loss)/d logits. `scale` is 1 / global batch size, so
   // that shards of a batch add up to the gradient of the batch mean.
-  virtual void loss_forward(float* losses, const float* probs, const std::int32_t* targets,
-                            const float* class_weights, int batch, int classes, const LossSpec& spec) = 0;
+  virtual void loss_forward(float* losses, const float* probs, const std::int32_t* targets, const float* class_weights,
+                            int batch, int classes, const LossSpec& spec) = 0;
   virtual void loss_backward(float* dlogits, const float* probs, const std::int32_t* targets,
-                             const float* class_weights, int batch, int classes, const LossSpec& spec,
-                             float scale) = 0;
+                             const float* class_weights, int batch, int classes, const LossSpec& spec, float scale) = 0;
 
   // ---- optimizers -------------------------------------------------------------------------
   // torch.optim.Adam; step counts from 1. param, m, v, grad (n).

@@ -19,18 +19,18 @@ namespace {
 struct Entry {
   std::string_view name;
   std::function<std::unique_ptr<Backend>()> make;  // empty: known but not built
-  std::string_view enable;                          // how to build it
+  std::string_view enable;                         // how to build it
 };
 
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> all = {
-      {"cpu", make_cpu_backend, ""},
+    {"cpu", make_cpu_backend, ""},
 #if PARBENCH_HAVE_CUDA
-      {"cuda", make_cuda_backend, ""},
+    {"cuda", make_cuda_backend, ""},
 #elif PARBENCH_CUDA_REQUESTED
-      {"cuda", {}, "this version has no CUDA backend yet (PARBENCH_CUDA=ON only finds the toolkit)"},
+    {"cuda", {}, "this version has no CUDA backend yet (PARBENCH_CUDA=ON only finds the toolkit)"},
 #else
-      {"cuda", {}, "configure with -DPARBENCH_CUDA=ON (cmake --preset cuda)"},
+    {"cuda", {}, "configure with -DPARBENCH_CUDA=ON (cmake --preset cuda)"},
 #endif
   };
   return all;

@@ -24,7 +24,7 @@ using kernels::Buffer;
 enum class Init { uniform_fan_in, ones, zeros };
 
 struct TensorSpec {
-  std::string name;                  // suffix after the layer name: "weight_ih_l0"
+  std::string name;  // suffix after the layer name: "weight_ih_l0"
   std::vector<std::int64_t> shape;
   Init init = Init::uniform_fan_in;
   std::int64_t fan_in = 1;
@@ -39,9 +39,9 @@ using UnitHook = std::function<void(std::size_t span, UnitEvent event)>;
 // What one forward/backward call needs besides tensors.
 struct Pass {
   Backend& backend;
-  int batch;                      // rows of this (shard of the) batch
-  bool training = true;           // BatchNorm batch statistics and dropout on
-  std::uint64_t seed = 0;         // dropout: masks keyed by (seed, step, layer, global sample, element)
+  int batch;               // rows of this (shard of the) batch
+  bool training = true;    // BatchNorm batch statistics and dropout on
+  std::uint64_t seed = 0;  // dropout: masks keyed by (seed, step, layer, global sample, element)
   std::uint64_t step = 0;
   std::int64_t first_sample = 0;  // global index of row 0 of this batch
   // Set when this batch is one replica's shard of a larger batch and BatchNorm must use the
@@ -52,8 +52,8 @@ struct Pass {
 
 struct LayerCost {
   std::int64_t parameters = 0;
-  double forward_flops = 0;   // per sample
-  double backward_flops = 0;  // per sample, including the input gradient
+  double forward_flops = 0;         // per sample
+  double backward_flops = 0;        // per sample, including the input gradient
   double input_gradient_flops = 0;  // the part of backward_flops that computes dx (skipped for the first layer)
   std::int64_t saved_floats = 0;    // per sample: kept from forward to backward inside the layer
 };

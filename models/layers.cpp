@@ -45,7 +45,7 @@ class Linear final : public Layer {
   }
 
  private:
-  const float* weight() const { return parameters_; }  // (out, in)
+  const float* weight() const { return parameters_; }             // (out, in)
   const float* bias() const { return parameters_ + in_ * out_; }  // (out)
   std::int64_t in_, out_;
 };
@@ -89,9 +89,9 @@ class BiLstm final : public Layer {
   }
   LayerCost cost() const override {
     const double t = static_cast<double>(steps_), i = static_cast<double>(input_), h = static_cast<double>(hidden_);
-    const double projection = 2.0 * t * i * 8.0 * h;   // both directions' input projections
-    const double recurrence = 2.0 * t * h * 8.0 * h;   // h_{t-1} W_hh^T, both directions
-    const double cell = t * 2.0 * h * 10.0;            // gate nonlinearities and state update
+    const double projection = 2.0 * t * i * 8.0 * h;  // both directions' input projections
+    const double recurrence = 2.0 * t * h * 8.0 * h;  // h_{t-1} W_hh^T, both directions
+    const double cell = t * 2.0 * h * 10.0;           // gate nonlinearities and state update
     LayerCost c;
     c.parameters = 2 * (4 * hidden_ * (input_ + hidden_) + 8 * hidden_);
     c.forward_flops = projection + recurrence + cell;
@@ -101,6 +101,7 @@ class BiLstm final : public Layer {
     c.saved_floats = steps_ * 2 * 6 * hidden_;  // gates, cell state and tanh(c) per step and direction
     return c;
   }
+
  private:
   kernels::LstmShape shape_for(int batch) const {
     return {batch, static_cast<int>(steps_), static_cast<int>(input_), static_cast<int>(hidden_)};
@@ -186,8 +187,8 @@ class Dropout final : public Layer {
       pass.backend.copy(y, x, static_cast<std::size_t>(pass.batch * size_));
       return;
     }
-    pass.backend.dropout_forward(y, x, pass.batch, static_cast<int>(size_), pass.first_sample, pass.seed,
-                                 stream(pass), p_);
+    pass.backend.dropout_forward(y, x, pass.batch, static_cast<int>(size_), pass.first_sample, pass.seed, stream(pass),
+                                 p_);
   }
   void backward(const Pass& pass, float* dx, const float* dy, const float*, const float*) override {
     if (!dx) return;
@@ -254,7 +255,7 @@ class Attention final : public Layer {
   kernels::AttentionShape shape_for(int batch) const {
     return {batch, static_cast<int>(steps_), static_cast<int>(features_), static_cast<int>(hidden_)};
   }
-  const float* w() const { return parameters_; }                       // (A, D)
+  const float* w() const { return parameters_; }                        // (A, D)
   const float* b() const { return parameters_ + hidden_ * features_; }  // (A)
   const float* v() const { return b() + hidden_; }                      // (A)
   std::int64_t steps_, features_, hidden_;
@@ -272,7 +273,9 @@ std::unique_ptr<Layer> bilstm(std::string name, std::int64_t steps, std::int64_t
 std::unique_ptr<Layer> batchnorm(std::string name, std::int64_t features, std::int64_t rows_per_sample) {
   return std::make_unique<BatchNorm>(std::move(name), features, rows_per_sample);
 }
-std::unique_ptr<Layer> relu(std::string name, std::int64_t size) { return std::make_unique<Relu>(std::move(name), size); }
+std::unique_ptr<Layer> relu(std::string name, std::int64_t size) {
+  return std::make_unique<Relu>(std::move(name), size);
+}
 std::unique_ptr<Layer> dropout(std::string name, std::int64_t size, float p, std::uint64_t stream) {
   return std::make_unique<Dropout>(std::move(name), size, p, stream);
 }

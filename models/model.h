@@ -17,9 +17,9 @@ namespace parbench::models {
 
 // One named tensor (PyTorch name and shape) inside a flat buffer.
 struct Parameter {
-  std::string name;                 // "lstm1.weight_ih_l0"
+  std::string name;  // "lstm1.weight_ih_l0"
   std::vector<std::int64_t> shape;
-  std::size_t offset = 0;           // in floats, into the flat buffer
+  std::size_t offset = 0;  // in floats, into the flat buffer
   std::size_t count = 0;
   Init init = Init::zeros;
   std::int64_t fan_in = 1;
@@ -160,7 +160,7 @@ class Model {
   std::vector<LayerSpan> spans_;
   Buffer parameter_values_, gradients_, buffer_values_;
   const float* class_weights(const Head& head, const LossConfig& loss) const;
-  std::vector<Buffer> outputs_, output_gradients_;      // per layer: (max_batch, output_size)
+  std::vector<Buffer> outputs_, output_gradients_;       // per layer: (max_batch, output_size)
   mutable std::map<std::string, Buffer> class_weights_;  // per head, on the device
   int max_batch_ = 0;
   std::size_t parameter_count_ = 0;  // kept: the buffers above may be shared or released

@@ -53,7 +53,8 @@ float Optimizer::clip(float* grads, std::size_t n, double norm) {
 
 void Optimizer::step(float* params, const float* grads, std::int64_t step, float lr) {
   if (config_.kind == "adam") {
-    backend_.adam_step(params, m_.data(), v_.data(), grads, count_, lr, config_.beta1, config_.beta2, config_.eps, step);
+    backend_.adam_step(params, m_.data(), v_.data(), grads, count_, lr, config_.beta1, config_.beta2, config_.eps,
+                       step);
   } else {
     backend_.sgd_step(params, grads, count_, lr);
   }

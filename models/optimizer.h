@@ -13,13 +13,13 @@
 namespace parbench::models {
 
 struct OptimizerConfig {
-  std::string kind = "adam";               // adam | sgd
+  std::string kind = "adam";  // adam | sgd
   float lr = 1e-3f;
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-7f;
   float clip = 1.0f;                       // global-norm clipping; 0 = off
   std::string schedule = "warmup-cosine";  // warmup-cosine | constant
   std::int64_t warmup_steps = 0;
-  std::int64_t total_steps = 1;            // the cosine reaches min_lr here
+  std::int64_t total_steps = 1;  // the cosine reaches min_lr here
   float min_lr = 1e-7f;
 };
 

@@ -7,7 +7,7 @@ namespace parbench::models {
 
 namespace {
 
-constexpr std::int64_t kHidden = 128;    // per direction
+constexpr std::int64_t kHidden = 128;  // per direction
 constexpr std::int64_t kAttention = 128;
 
 class Violence final : public Model {

@@ -327,7 +327,7 @@ CompareReport compare(const BenchmarkFile& base, const BenchmarkFile& fresh, con
     row.base_count = old.times_ns.size();
     row.new_count = now.times_ns.size();
     // A base of 0 ns (an empty benchmark) has no relative change; any growth counts as infinite.
-    row.change_pct = row.base_median_ns > 0 ? 100 * (row.new_median_ns - row.base_median_ns) / row.base_median_ns
+    row.change_pct = row.base_median_ns > 0  ? 100 * (row.new_median_ns - row.base_median_ns) / row.base_median_ns
                      : row.new_median_ns > 0 ? HUGE_VAL
                                              : 0.0;
     const bool testable = row.base_count >= min_repetitions && row.new_count >= min_repetitions &&
@@ -356,10 +356,10 @@ std::string summary_line(const CompareReport& report) {
     ++counts[row.verdict];
     if (!row.p) ++threshold_only;
   }
-  std::string line = fmt::format(
-      "{} benchmark(s) compared: {} slower, {} faster, {} noisy, {} same (threshold {}%, alpha {})",
-      report.rows.size(), counts[Verdict::slower], counts[Verdict::faster], counts[Verdict::noisy],
-      counts[Verdict::same], report.options.threshold_pct, report.options.alpha);
+  std::string line =
+      fmt::format("{} benchmark(s) compared: {} slower, {} faster, {} noisy, {} same (threshold {}%, alpha {})",
+                  report.rows.size(), counts[Verdict::slower], counts[Verdict::faster], counts[Verdict::noisy],
+                  counts[Verdict::same], report.options.threshold_pct, report.options.alpha);
   if (!report.options.filter.empty()) line += fmt::format("; only names matching \"{}\"", report.options.filter);
   if (threshold_only > 0) {
     line += fmt::format("; {} decided by the threshold alone (too few repetitions for the U test)", threshold_only);
@@ -380,11 +380,12 @@ std::string format_markdown(const CompareReport& report) {
       std::string verdict(verdict_name(row.verdict));
       if (!row.p) verdict += " (too few repetitions for the U test)";
       out += fmt::format("| {} | {} (n={}) | {} (n={}) | {:+.1f}% | {} | {} |\n", escape_cell(row.name),
-                         format_time(row.base_median_ns), row.base_count, format_time(row.new_median_ns),
-                         row.new_count, row.change_pct, row.p ? format_p(*row.p) : "n/a", verdict);
+                         format_time(row.base_median_ns), row.base_count, format_time(row.new_median_ns), row.new_count,
+                         row.change_pct, row.p ? format_p(*row.p) : "n/a", verdict);
     }
-    out += "\nbase and new are medians of real time over n repetitions; p is a two-sided Mann-Whitney U "
-           "test (exact without ties, otherwise the normal approximation).\n";
+    out +=
+        "\nbase and new are medians of real time over n repetitions; p is a two-sided Mann-Whitney U "
+        "test (exact without ties, otherwise the normal approximation).\n";
   }
   const auto list = [&](const char* title, const std::string& path, const std::vector<std::string>& names) {
     if (names.empty()) return;

@@ -40,8 +40,8 @@ BenchmarkFile read_benchmark_inputs(const std::filesystem::path& path);
 BenchmarkFile parse_benchmark_json(std::string_view text, const std::string& path);
 
 struct UTestResult {
-  double u = 0;      // U of the first sample: pairs (a, b) with a > b, ties counting 1/2
-  double p = 1;      // two-sided
+  double u = 0;        // U of the first sample: pairs (a, b) with a > b, ties counting 1/2
+  double p = 1;        // two-sided
   bool exact = false;  // exact distribution (no ties, n1 + n2 <= 60) or normal approximation
 };
 
@@ -63,7 +63,7 @@ struct BenchmarkComparison {
   std::string name;
   double base_median_ns = 0, new_median_ns = 0;
   std::size_t base_count = 0, new_count = 0;
-  double change_pct = 0;   // (new - base) / base of the medians
+  double change_pct = 0;    // (new - base) / base of the medians
   std::optional<double> p;  // absent when there are too few repetitions for the U test
   Verdict verdict = Verdict::same;
 };
@@ -71,7 +71,7 @@ struct BenchmarkComparison {
 struct CompareReport {
   std::string base_path, new_path;
   CompareOptions options;
-  std::vector<BenchmarkComparison> rows;   // benchmarks in both files, in BASE's order
+  std::vector<BenchmarkComparison> rows;  // benchmarks in both files, in BASE's order
   std::vector<std::string> only_in_base, only_in_new;
   std::vector<SkippedBenchmark> skipped_base, skipped_new;
 
@@ -96,8 +96,8 @@ struct HistoryRow {
 
 struct HistoryReport {
   std::string folder;
-  std::vector<std::string> runs;  // names of the runs, oldest first
-  std::vector<HistoryRow> rows;   // every benchmark seen, in order of first appearance
+  std::vector<std::string> runs;        // names of the runs, oldest first
+  std::vector<HistoryRow> rows;         // every benchmark seen, in order of first appearance
   std::optional<CompareReport> latest;  // the last run against the one before it (the gate)
 };
 

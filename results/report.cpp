@@ -2,8 +2,8 @@
 // metrics, and the JSON / Markdown / CSV outputs; plots are delegated to plot_report.py.
 #include "results/report.h"
 
-#include <sys/wait.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -282,8 +282,8 @@ StrategyPoint make_point(const Pooled& p, const StrategyName& n, std::optional<i
   }
   point.repetitions = from_aggregates ? p.aggregate_repetitions : times.size();
   const double median = median_of(times);
-  point.step_ms = Spread{median, *std::min_element(times.begin(), times.end()),
-                         *std::max_element(times.begin(), times.end())};
+  point.step_ms =
+      Spread{median, *std::min_element(times.begin(), times.end()), *std::max_element(times.begin(), times.end())};
   const double global_batch = n.weak ? static_cast<double>(n.batch) * n.workers : n.batch;
   point.samples_per_s = counter(entries, "samples_per_s");
   if (!point.samples_per_s) point.samples_per_s = global_batch / (median * 1e-3);
@@ -321,8 +321,8 @@ std::vector<StrategySeries> group_strategies(const std::vector<Pooled>& pooled, 
     if (!n) continue;
     const std::string mode = n->weak ? "weak" : "strong";
     auto it = std::find_if(series.begin(), series.end(), [&](const StrategySeries& s) {
-      return s.workload == n->workload && s.strategy == n->strategy && s.precision == p.precision &&
-             s.mode == mode && s.batch == n->batch && s.backend == p.backend;
+      return s.workload == n->workload && s.strategy == n->strategy && s.precision == p.precision && s.mode == mode &&
+             s.batch == n->batch && s.backend == p.backend;
     });
     if (it == series.end()) {
       series.push_back({n->workload, n->strategy, p.precision, mode, p.backend, n->batch, {}});
@@ -402,8 +402,8 @@ std::vector<BestChoice> best_choices(const std::vector<StrategySeries>& series) 
     for (auto& [workers, list] : by_workers) {
       std::stable_sort(list.begin(), list.end(),
                        [](const auto& a, const auto& b) { return a.samples_per_s > b.samples_per_s; });
-      BestChoice c{setting->workload, setting->precision, setting->mode, setting->backend, setting->batch, workers,
-                   list[0].strategy, list[0].samples_per_s, std::nullopt, std::nullopt};
+      BestChoice c{setting->workload, setting->precision, setting->mode,         setting->backend, setting->batch,
+                   workers,           list[0].strategy,   list[0].samples_per_s, std::nullopt,     std::nullopt};
       if (list.size() > 1) {
         c.runner_up = list[1].strategy;
         c.runner_up_samples_per_s = list[1].samples_per_s;
@@ -510,9 +510,8 @@ ojson point_json(const StrategyPoint& p) {
   return {
       {"workers", p.workers},
       {"repetitions", p.repetitions},
-      {"step_ms",
-       p.step_ms ? ojson{{"median", p.step_ms->median}, {"min", p.step_ms->min}, {"max", p.step_ms->max}}
-                 : ojson{{"median", nullptr}, {"min", nullptr}, {"max", nullptr}}},
+      {"step_ms", p.step_ms ? ojson{{"median", p.step_ms->median}, {"min", p.step_ms->min}, {"max", p.step_ms->max}}
+                            : ojson{{"median", nullptr}, {"min", nullptr}, {"max", nullptr}}},
       {"samples_per_s", opt(p.samples_per_s)},
       {"speedup", opt(p.speedup)},
       {"efficiency", opt(p.efficiency)},
@@ -592,16 +591,16 @@ std::string csv(const std::vector<std::vector<std::pair<std::string, ojson>>>& r
 
 nlohmann::ordered_json to_json(const ScalingReport& report, const std::string& generated_utc) {
   ojson out = {{"schema", "parbench.scaling/1"},
-              {"generated_utc", generated_utc},
-              {"inputs", report.inputs},
-              {"context", report.context},
-              {"contexts", report.contexts},
-              {"physical_cores", report.physical_cores ? ojson(*report.physical_cores) : ojson(nullptr)},
-              {"oversubscribed_note", oversubscribed_note(report)},
-              {"series", ojson::array()},
-              {"best", ojson::array()},
-              {"collectives", ojson::array()},
-              {"skipped", ojson::array()}};
+               {"generated_utc", generated_utc},
+               {"inputs", report.inputs},
+               {"context", report.context},
+               {"contexts", report.contexts},
+               {"physical_cores", report.physical_cores ? ojson(*report.physical_cores) : ojson(nullptr)},
+               {"oversubscribed_note", oversubscribed_note(report)},
+               {"series", ojson::array()},
+               {"best", ojson::array()},
+               {"collectives", ojson::array()},
+               {"skipped", ojson::array()}};
   for (const auto& s : report.series) {
     ojson points = ojson::array();
     for (const auto& p : s.points) points.push_back(point_json(p));
@@ -646,15 +645,15 @@ std::string format_scaling_csv(const ScalingReport& report) {
   std::vector<std::vector<std::pair<std::string, ojson>>> rows;
   for (const auto& s : report.series) {
     for (const auto& p : s.points) {
-      std::vector<std::pair<std::string, ojson>> row = {{"workload", s.workload}, {"strategy", s.strategy},
-                                                       {"precision", s.precision}, {"mode", s.mode},
-                                                       {"batch", s.batch},         {"backend", s.backend}};
+      std::vector<std::pair<std::string, ojson>> row = {{"workload", s.workload},   {"strategy", s.strategy},
+                                                        {"precision", s.precision}, {"mode", s.mode},
+                                                        {"batch", s.batch},         {"backend", s.backend}};
       flatten(point_json(p), "", row);
       rows.push_back(std::move(row));
     }
   }
   std::vector<std::pair<std::string, ojson>> header_row = {{"workload", ""}, {"strategy", ""}, {"precision", ""},
-                                                          {"mode", ""},     {"batch", ""},    {"backend", ""}};
+                                                           {"mode", ""},     {"batch", ""},    {"backend", ""}};
   flatten(point_json(StrategyPoint{}), "", header_row);
   std::vector<std::string> header;
   for (const auto& [key, _] : header_row) header.push_back(key);
@@ -732,9 +731,10 @@ std::string row_text(const std::string& strategy, const StrategyPoint& p) {
       num(p.memory_MB) + (p.model_state_MB || p.predicted_model_state_MB
                               ? fmt::format(" ({}/{})", num(p.model_state_MB), num(p.predicted_model_state_MB))
                               : "");
-  return fmt::format("| {} | {} | {} [{}-{}] | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |", strategy,
-                     p.workers, num(p.step_ms->median), num(p.step_ms->min), num(p.step_ms->max), num(p.samples_per_s),
-                     p.pct_peak && *p.pct_peak > 0 ? fmt::format("{:.0f}%", *p.pct_peak) : "n/a", num(p.speedup), p.efficiency ? fmt::format("{:.0f}%", 100 * *p.efficiency) : "n/a",
+  return fmt::format("| {} | {} | {} [{}-{}] | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |", strategy, p.workers,
+                     num(p.step_ms->median), num(p.step_ms->min), num(p.step_ms->max), num(p.samples_per_s),
+                     p.pct_peak && *p.pct_peak > 0 ? fmt::format("{:.0f}%", *p.pct_peak) : "n/a", num(p.speedup),
+                     p.efficiency ? fmt::format("{:.0f}%", 100 * *p.efficiency) : "n/a",
                      p.karp_flatt ? fmt::format("{:.3f}", *p.karp_flatt) : "n/a", num(p.speedup_vs_serial),
                      p.comm_pct ? fmt::format("{:.1f}", *p.comm_pct) : "n/a",
                      p.exposed_comm_pct ? fmt::format("{:.1f}", *p.exposed_comm_pct) : "n/a", memory,
@@ -754,8 +754,9 @@ void workload_section(const ScalingReport& report, const std::string& workload, 
     md += fmt::format("### {} scaling, {} {} ({}, {})\n\n", setting->mode,
                       setting->weak() ? "batch per worker" : "global batch", setting->batch, setting->precision,
                       setting->backend);
-    md += "| strategy | workers | step ms (median [min-max]) | samples/s | % peak | speedup | efficiency | "
-          "Karp-Flatt | vs serial 1T | comm % | exposed % | memory/worker MB (model state meas./pred.) | oversub. |\n";
+    md +=
+        "| strategy | workers | step ms (median [min-max]) | samples/s | % peak | speedup | efficiency | "
+        "Karp-Flatt | vs serial 1T | comm % | exposed % | memory/worker MB (model state meas./pred.) | oversub. |\n";
     md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
     std::vector<std::string> without_one, notes;
     bool serial = false;
@@ -767,45 +768,46 @@ void workload_section(const ScalingReport& report, const std::string& workload, 
     }
     md += "\n";
     if (!without_one.empty()) {
-      notes.push_back(fmt::format("{}: no 1-worker run, so no speedup, efficiency or Karp-Flatt.",
-                                  fmt::join(without_one, ", ")));
+      notes.push_back(
+          fmt::format("{}: no 1-worker run, so no speedup, efficiency or Karp-Flatt.", fmt::join(without_one, ", ")));
     }
     if (serial) notes.push_back("serial at N workers = one replica with N intra-op threads.");
     if (!serial) notes.push_back("vs serial 1T: n/a, no serial run with 1 thread in this setting.");
-    notes.push_back(setting->weak()
-                        ? "Weak scaling: efficiency = T(1)/T(N), speedup = N T(1)/T(N) (scaled speedup)."
-                        : "Strong scaling: speedup = T(1)/T(N), efficiency = T(1)/(N T(N)).");
+    notes.push_back(setting->weak() ? "Weak scaling: efficiency = T(1)/T(N), speedup = N T(1)/T(N) (scaled speedup)."
+                                    : "Strong scaling: speedup = T(1)/T(N), efficiency = T(1)/(N T(N)).");
     for (const auto& note : notes) md += fmt::format("- {}\n", note);
     md += "\n";
 
-    md += "Best strategy per worker count:\n\n| workers | best | samples/s | runner-up | margin % |\n"
-          "|---:|---|---:|---|---:|\n";
+    md +=
+        "Best strategy per worker count:\n\n| workers | best | samples/s | runner-up | margin % |\n"
+        "|---:|---|---:|---|---:|\n";
     bool overlap = false;
     for (const auto& b : report.best) {
       if (b.workload != setting->workload || b.precision != setting->precision || b.mode != setting->mode ||
           b.batch != setting->batch || b.backend != setting->backend) {
         continue;
       }
-      md += fmt::format("| {} | {} | {} | {} | {} |\n", b.workers, b.strategy, num(b.samples_per_s),
-                        b.runner_up.value_or("—"),
-                        b.runner_up_samples_per_s
-                            ? fmt::format("{:.1f}{}", 100 * (b.samples_per_s / *b.runner_up_samples_per_s - 1),
-                                          b.within_spread ? " (ranges overlap)" : "")
-                            : "—");
+      md += fmt::format(
+          "| {} | {} | {} | {} | {} |\n", b.workers, b.strategy, num(b.samples_per_s), b.runner_up.value_or("—"),
+          b.runner_up_samples_per_s ? fmt::format("{:.1f}{}", 100 * (b.samples_per_s / *b.runner_up_samples_per_s - 1),
+                                                  b.within_spread ? " (ranges overlap)" : "")
+                                    : "—");
       overlap |= b.within_spread;
     }
     if (overlap) {
-      md += "\n(ranges overlap): the min-max step times over the repetitions of best and runner-up overlap, so "
-            "their order is within the noise of this run.\n";
+      md +=
+          "\n(ranges overlap): the min-max step times over the repetitions of best and runner-up overlap, so "
+          "their order is within the noise of this run.\n";
     }
     md += "\n";
   }
 }
 
 void collectives_section(const ScalingReport& report, std::string& md) {
-  md += "## Collectives\n\nBus bandwidth in GB/s (nccl-tests definitions: busbw = algbw x 2(n-1)/n for all_reduce, "
-        "(n-1)/n for reduce_scatter and all_gather, 1 for broadcast), message sizes from 1 KiB; mpi_raw is a bare "
-        "MPI_Allreduce for reference.\n\n";
+  md +=
+      "## Collectives\n\nBus bandwidth in GB/s (nccl-tests definitions: busbw = algbw x 2(n-1)/n for all_reduce, "
+      "(n-1)/n for reduce_scatter and all_gather, 1 for broadcast), message sizes from 1 KiB; mpi_raw is a bare "
+      "MPI_Allreduce for reference.\n\n";
   std::vector<std::string> ops;
   for (const auto& c : report.collectives) {
     if (std::find(ops.begin(), ops.end(), c.op) == ops.end()) ops.push_back(c.op);
@@ -854,8 +856,8 @@ std::string format_markdown(const ScalingReport& report, const std::vector<std::
   if (host == "n/a") host = context_value(report, "host_name");
   std::string date = context_value(report, "date_utc");
   if (date == "n/a") date = context_value(report, "date");
-  md += fmt::format("- host: {}\n- CPU: {}, {} physical cores\n- commit: {}\n- date: {}\n- build type: {}\n",
-                    host, field(cpu, "model"), report.physical_cores ? std::to_string(*report.physical_cores) : "n/a",
+  md += fmt::format("- host: {}\n- CPU: {}, {} physical cores\n- commit: {}\n- date: {}\n- build type: {}\n", host,
+                    field(cpu, "model"), report.physical_cores ? std::to_string(*report.physical_cores) : "n/a",
                     context_value(report, "git_commit"), date, context_value(report, "build_type"));
   md += fmt::format("- MPI: {}\n- BLAS: {}\n- inputs: {}\n\n", field(libraries, "mpi"), context_value(report, "blas"),
                     fmt::join(report.inputs, ", "));
@@ -993,8 +995,9 @@ std::vector<fs::path> write_report(const ScalingReport& report, const ReportOpti
     if (!fs::is_regular_file(script, ec)) {
       plots_note = fmt::format("Plots were not rendered: the plot script {} is missing.", script.string());
     } else if (!python) {
-      plots_note = "Plots were not rendered: python3 with matplotlib is missing (Debian: apt-get install "
-                   "python3-matplotlib).";
+      plots_note =
+          "Plots were not rendered: python3 with matplotlib is missing (Debian: apt-get install "
+          "python3-matplotlib).";
     }
   } else {
     plots_note = "Plots were not rendered (--no-plots).";
@@ -1021,8 +1024,8 @@ std::vector<fs::path> write_report(const ScalingReport& report, const ReportOpti
   }
   if (!options.plots) return written;
   if (!render) raise("{} (tables written to {})", plots_note, out.string());
-  const int status = run_program({*python, script.string(), (out / "scaling.json").string(), (out / "plots").string()},
-                                 false);
+  const int status =
+      run_program({*python, script.string(), (out / "scaling.json").string(), (out / "plots").string()}, false);
   if (status != 0) {
     raise("the plot script {} failed with exit status {} (tables written to {})", script.string(), status,
           out.string());

@@ -59,7 +59,7 @@ struct StrategyPoint {
 
 struct StrategySeries {
   std::string workload, strategy, precision, mode, backend;  // mode: "strong" | "weak"
-  int batch = 0;  // the name's batch: global batch (strong) or batch per worker (weak)
+  int batch = 0;                      // the name's batch: global batch (strong) or batch per worker (weak)
   std::vector<StrategyPoint> points;  // by workers
   bool weak() const { return mode == "weak"; }
 };

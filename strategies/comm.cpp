@@ -75,8 +75,8 @@ struct CommThread::Item {
 
   std::mutex mutex;
   std::condition_variable completed;
-  bool done = false;                   // under mutex
-  std::atomic<bool> finished{false};   // the same, for the wait's short spin
+  bool done = false;                  // under mutex
+  std::atomic<bool> finished{false};  // the same, for the wait's short spin
   std::exception_ptr error;
 };
 

@@ -89,12 +89,12 @@ struct Post {
 };
 
 struct LocalGroup {
-  explicit LocalGroup(int size) : size(size), barrier(size), posts(static_cast<std::size_t>(size)),
-                                  made(static_cast<std::size_t>(size)) {}
+  explicit LocalGroup(int size)
+      : size(size), barrier(size), posts(static_cast<std::size_t>(size)), made(static_cast<std::size_t>(size)) {}
   const int size;
   GroupBarrier barrier;
-  std::vector<Post> posts;                         // (size): one per rank, rewritten by each collective
-  std::vector<std::shared_ptr<LocalGroup>> made;   // (size): split(): the group a rank created
+  std::vector<Post> posts;                        // (size): one per rank, rewritten by each collective
+  std::vector<std::shared_ptr<LocalGroup>> made;  // (size): split(): the group a rank created
 };
 
 const char* op_name(Reduction op) { return op == Reduction::sum ? "sum" : "average"; }
@@ -117,7 +117,8 @@ void reduce_range(const std::vector<Post>& posts, std::size_t b, std::size_t e, 
       for (std::size_t i = 0; i < len; ++i) acc[i] /= parts;
     }
     for (std::size_t q = 0; q < posts.size(); ++q) {
-      if (to_all || q == static_cast<std::size_t>(target)) std::memcpy(posts[q].data + lo, acc.data(), len * sizeof(float));
+      if (to_all || q == static_cast<std::size_t>(target))
+        std::memcpy(posts[q].data + lo, acc.data(), len * sizeof(float));
     }
   }
 }
@@ -130,9 +131,10 @@ class LocalComm final : public Comm {
   ~LocalComm() override {
     thread_.reset();  // runs what this rank issued before
     // Peers that issue collectives after this rank is gone fail instead of waiting for it.
-    group_->barrier.fail(fmt::format("local communicator: rank {} of {} was destroyed while other ranks still "
-                                     "issue collectives (did it fail?)",
-                                     rank_, group_->size));
+    group_->barrier.fail(
+        fmt::format("local communicator: rank {} of {} was destroyed while other ranks still "
+                    "issue collectives (did it fail?)",
+                    rank_, group_->size));
   }
 
   std::string name() const override { return "local"; }
@@ -225,7 +227,8 @@ class LocalComm final : public Comm {
       // Members of my color ordered by (key, old rank), as MPI_Comm_split orders them.
       std::vector<int> members;
       for (int q = 0; q < group_->size; ++q) {
-        if (posts[static_cast<std::size_t>(q)].color == posts[static_cast<std::size_t>(rank_)].color) members.push_back(q);
+        if (posts[static_cast<std::size_t>(q)].color == posts[static_cast<std::size_t>(rank_)].color)
+          members.push_back(q);
       }
       std::stable_sort(members.begin(), members.end(), [&](int a, int b) {
         return posts[static_cast<std::size_t>(a)].key < posts[static_cast<std::size_t>(b)].key;
@@ -287,9 +290,10 @@ class LocalComm final : public Comm {
                         (p.counts == nullptr) == (first.counts == nullptr) &&
                         (p.counts == nullptr || *p.counts == *first.counts);
       if (!same) {
-        raise("local communicator: ranks issued different collectives: rank 0 {}(n={}, root={}, op={}), rank {} "
-              "{}(n={}, root={}, op={})",
-              first.kind, first.n, first.root, op_name(first.op), q, p.kind, p.n, p.root, op_name(p.op));
+        raise(
+            "local communicator: ranks issued different collectives: rank 0 {}(n={}, root={}, op={}), rank {} "
+            "{}(n={}, root={}, op={})",
+            first.kind, first.n, first.root, op_name(first.op), q, p.kind, p.n, p.root, op_name(p.op));
       }
     }
   }

@@ -70,9 +70,10 @@ void ensure_mpi() {
       std::atexit(finalize_mpi);  // only when we initialised it
     }
     if (provided < MPI_THREAD_MULTIPLE) {
-      raise("the MPI library provides thread level {} but the mpi communicator needs MPI_THREAD_MULTIPLE ({}): "
-            "use an MPI built with thread support",
-            provided, MPI_THREAD_MULTIPLE);
+      raise(
+          "the MPI library provides thread level {} but the mpi communicator needs MPI_THREAD_MULTIPLE ({}): "
+          "use an MPI built with thread support",
+          provided, MPI_THREAD_MULTIPLE);
     }
   });
 }
@@ -81,7 +82,8 @@ std::vector<int> int_counts(std::span<const std::size_t> counts, std::string_vie
   std::vector<int> out;
   out.reserve(counts.size());
   for (std::size_t c : counts) {
-    if (c > static_cast<std::size_t>(INT_MAX)) raise("mpi {} on rank {}: part of {} floats is too large for MPI", what, rank, c);
+    if (c > static_cast<std::size_t>(INT_MAX))
+      raise("mpi {} on rank {}: part of {} floats is too large for MPI", what, rank, c);
     out.push_back(static_cast<int>(c));
   }
   return out;
@@ -91,8 +93,7 @@ class MpiComm final : public Comm {
  public:
   // Takes ownership of `comm` (freed in the destructor).
   explicit MpiComm(MPI_Comm comm) : comm_(comm) {
-    mpi_call(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler", "setup",
-             process_rank());
+    mpi_call(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler", "setup", process_rank());
     mpi_call(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank", "setup", process_rank());
     mpi_call(MPI_Comm_size(comm_, &size_), "MPI_Comm_size", "setup", rank_);
     // The node-local rank from MPI itself: under mpirun inside a SLURM allocation SLURM_LOCALID is
@@ -122,8 +123,8 @@ class MpiComm final : public Comm {
   std::unique_ptr<Request> all_reduce_async(float* data, std::size_t n, Reduction op) override {
     const int count = int_count(n, "all_reduce");
     return thread_->submit("all_reduce", 4.0 * static_cast<double>(n), [this, data, n, count, op] {
-      mpi_call(MPI_Allreduce(MPI_IN_PLACE, data, count, MPI_FLOAT, MPI_SUM, comm_), "MPI_Allreduce",
-               "all_reduce", rank_);
+      mpi_call(MPI_Allreduce(MPI_IN_PLACE, data, count, MPI_FLOAT, MPI_SUM, comm_), "MPI_Allreduce", "all_reduce",
+               rank_);
       if (op == Reduction::average) scale(data, n);
     });
   }
@@ -152,19 +153,18 @@ class MpiComm final : public Comm {
     check_counts(counts, "reduce_scatter");
     const auto offsets = part_offsets(counts);
     auto receive_counts = int_counts(counts, "reduce_scatter", rank_);
-    return thread_->submit("reduce_scatter", 4.0 * static_cast<double>(offsets.back()),
-                           [this, data, offsets, receive_counts, op] {
-                             const auto mine = static_cast<std::size_t>(rank_);
-                             mpi_call(MPI_Reduce_scatter(MPI_IN_PLACE, data, receive_counts.data(), MPI_FLOAT, MPI_SUM,
-                                                         comm_),
-                                      "MPI_Reduce_scatter", "reduce_scatter", rank_);
-                             // In place, MPI leaves this rank's part at the start of the buffer.
-                             const std::size_t length = offsets[mine + 1] - offsets[mine];
-                             if (length > 0 && offsets[mine] > 0) {
-                               std::memmove(data + offsets[mine], data, length * sizeof(float));
-                             }
-                             if (op == Reduction::average) scale(data + offsets[mine], length);
-                           });
+    return thread_->submit(
+        "reduce_scatter", 4.0 * static_cast<double>(offsets.back()), [this, data, offsets, receive_counts, op] {
+          const auto mine = static_cast<std::size_t>(rank_);
+          mpi_call(MPI_Reduce_scatter(MPI_IN_PLACE, data, receive_counts.data(), MPI_FLOAT, MPI_SUM, comm_),
+                   "MPI_Reduce_scatter", "reduce_scatter", rank_);
+          // In place, MPI leaves this rank's part at the start of the buffer.
+          const std::size_t length = offsets[mine + 1] - offsets[mine];
+          if (length > 0 && offsets[mine] > 0) {
+            std::memmove(data + offsets[mine], data, length * sizeof(float));
+          }
+          if (op == Reduction::average) scale(data + offsets[mine], length);
+        });
   }
 
   std::unique_ptr<Request> all_gather_async(float* data, std::span<const std::size_t> counts) override {
@@ -188,9 +188,12 @@ class MpiComm final : public Comm {
     if (color < 0) raise("mpi communicator split: color must be >= 0, got {}", color);
     MPI_Comm part = MPI_COMM_NULL;
     // On the communication thread, so the split is ordered after the collectives issued before.
-    thread_->submit("split", 0.0, [this, color, key, &part] {
-      mpi_call(MPI_Comm_split(comm_, color, key, &part), "MPI_Comm_split", "split", rank_);
-    })->wait();
+    thread_
+        ->submit("split", 0.0,
+                 [this, color, key, &part] {
+                   mpi_call(MPI_Comm_split(comm_, color, key, &part), "MPI_Comm_split", "split", rank_);
+                 })
+        ->wait();
     return std::make_unique<MpiComm>(part);
   }
 
@@ -199,14 +202,16 @@ class MpiComm final : public Comm {
 
  private:
   int int_count(std::size_t n, std::string_view what) const {
-    if (n > static_cast<std::size_t>(INT_MAX)) raise("mpi {} on rank {}: {} floats is too many for MPI", what, rank_, n);
+    if (n > static_cast<std::size_t>(INT_MAX))
+      raise("mpi {} on rank {}: {} floats is too many for MPI", what, rank_, n);
     return static_cast<int>(n);
   }
   void check_root(int root, std::string_view what) const {
     if (root < 0 || root >= size_) raise("mpi {}: root {} is not a rank of {}", what, root, size_);
   }
   void check_counts(std::span<const std::size_t> counts, std::string_view what) const {
-    if (counts.size() != static_cast<std::size_t>(size_)) raise("mpi {}: {} counts for {} ranks", what, counts.size(), size_);
+    if (counts.size() != static_cast<std::size_t>(size_))
+      raise("mpi {}: {} counts for {} ranks", what, counts.size(), size_);
   }
   // The average is the sum divided by N, as in the local communicator, so both give the same bits.
   void scale(float* data, std::size_t n) const {

@@ -51,8 +51,7 @@ std::vector<Bucket> make_buckets(const std::vector<models::LayerSpan>& spans, st
 class DistributedDataParallel final : public Strategy {
  public:
   explicit DistributedDataParallel(const StrategyOptions& options)
-      : options_(options),
-        comm_(options.comm ? options.comm : std::shared_ptr<Comm>(make_world_comm())),
+      : options_(options), comm_(options.comm ? options.comm : std::shared_ptr<Comm>(make_world_comm())),
         backend_(kernels::make_backend(options.backend)),
         model_(models::make_model(options.workload, *backend_, options.model)),
         optimizer_(*backend_, options.optimizer, model_->parameter_count()) {
@@ -164,8 +163,9 @@ class DistributedDataParallel final : public Strategy {
         requests[b]->wait();
         // Issue to observed completion: the comm thread may have finished earlier than this wait.
         if (trace) {
-          trace->span(kCommTrack, fmt::format("all_reduce bucket {} ({:.2f} MiB) in flight", b,
-                                              4.0 * static_cast<double>(buckets_[b].count) / (1 << 20)),
+          trace->span(kCommTrack,
+                      fmt::format("all_reduce bucket {} ({:.2f} MiB) in flight", b,
+                                  4.0 * static_cast<double>(buckets_[b].count) / (1 << 20)),
                       issued[b], Clock::now());
         }
       }
@@ -206,10 +206,10 @@ class DistributedDataParallel final : public Strategy {
   std::unique_ptr<kernels::Backend> backend_;
   std::unique_ptr<models::Model> model_;
   models::Optimizer optimizer_;
-  std::vector<Bucket> buckets_;            // in launch order when backward runs in reverse span order
+  std::vector<Bucket> buckets_;  // in launch order when backward runs in reverse span order
   std::vector<std::size_t> bucket_of_span_;
-  kernels::ReplicaSum sync_;               // --sync-bn: BatchNorm statistics all-reduced over the ranks
-  double sync_seconds_ = 0;                // this step's time blocked in sync_
+  kernels::ReplicaSum sync_;  // --sync-bn: BatchNorm statistics all-reduced over the ranks
+  double sync_seconds_ = 0;   // this step's time blocked in sync_
 };
 
 }  // namespace

@@ -9,7 +9,8 @@ namespace parbench::strategies {
 
 std::vector<RowRange> batch_shards(int rows, int workers) {
   if (workers < 1) raise("--workers must be at least 1 (got {})", workers);
-  if (rows < workers) raise("a batch of {} rows cannot be split over {} workers: use --batch >= --workers", rows, workers);
+  if (rows < workers)
+    raise("a batch of {} rows cannot be split over {} workers: use --batch >= --workers", rows, workers);
   std::vector<RowRange> shards;
   int begin = 0;
   for (const std::size_t size : even_parts(static_cast<std::size_t>(rows), workers)) {

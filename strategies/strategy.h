@@ -27,12 +27,12 @@ struct StepTimes {
 };
 
 struct StepResult {
-  double loss_sum = 0;  // sum of per-sample weighted losses over the global batch (all workers)
+  double loss_sum = 0;       // sum of per-sample weighted losses over the global batch (all workers)
   std::int64_t samples = 0;  // global batch rows
-  double grad_norm = 0;  // before clipping
+  double grad_norm = 0;      // before clipping
   float lr = 0;
   StepTimes times;
-  double bytes = 0;  // message bytes of the step's collectives (nccl-tests "size"), worker 0
+  double bytes = 0;      // message bytes of the step's collectives (nccl-tests "size"), worker 0
   double bus_bytes = 0;  // the same weighted by each collective's bus factor (nccl-tests busBw)
 };
 
@@ -66,14 +66,14 @@ struct StrategyOptions {
   int workers = 1;
   models::OptimizerConfig optimizer;
   models::LossConfig loss;
-  std::uint64_t seed = 0;  // parameter initialisation and dropout masks
-  int max_batch = 32;      // global batch
-  bool sync_bn = false;        // BatchNorm statistics over the global batch, not per worker
-  bool deterministic = false;  // fixed reduction orders: runs repeat bitwise
-  int stage = 0;               // zero: 1, 2 or 3
-  int hybrid = 0;              // zero: shard within groups of this many ranks (0 = all ranks)
+  std::uint64_t seed = 0;                // parameter initialisation and dropout masks
+  int max_batch = 32;                    // global batch
+  bool sync_bn = false;                  // BatchNorm statistics over the global batch, not per worker
+  bool deterministic = false;            // fixed reduction orders: runs repeat bitwise
+  int stage = 0;                         // zero: 1, 2 or 3
+  int hybrid = 0;                        // zero: shard within groups of this many ranks (0 = all ranks)
   std::size_t bucket_bytes = 25u << 20;  // ddp gradient buckets
-  bool overlap = true;         // ddp: all-reduce buckets during backward
+  bool overlap = true;                   // ddp: all-reduce buckets during backward
   // The process group of the multi-process strategies (ddp, zero); null: MPI_COMM_WORLD.
   // Tests pass make_local_comms() to run ranks as threads.
   std::shared_ptr<Comm> comm;

@@ -51,12 +51,9 @@ class TaskGraph final : public SharedReplicaStrategy {
       // Shards waiting for each other in a BatchNorm sum suspend their tasks: the arena's threads
       // run the other shards meanwhile, so the sum cannot deadlock, even when fewer threads than
       // shards join the arena (a 2-core machine gives an arena of 4 at most 2 threads).
-      : SharedReplicaStrategy(options, update_ranges, ShardSum::Wait::suspend),
-        arena_(options.workers),
-        losses_(static_cast<std::size_t>(options.workers)),
-        shard_end_(static_cast<std::size_t>(options.workers)),
-        reduce_begin_(replicas_.model(0).spans().size()),
-        reduce_end_(replicas_.model(0).spans().size()),
+      : SharedReplicaStrategy(options, update_ranges, ShardSum::Wait::suspend), arena_(options.workers),
+        losses_(static_cast<std::size_t>(options.workers)), shard_end_(static_cast<std::size_t>(options.workers)),
+        reduce_begin_(replicas_.model(0).spans().size()), reduce_end_(replicas_.model(0).spans().size()),
         rates_(optimizer_.parts()) {
     const int n = options.workers;
     // A graph attaches to the arena it is built in, and runs its tasks there.
@@ -228,12 +225,12 @@ class TaskGraph final : public SharedReplicaStrategy {
   const models::BatchView* batch_ = nullptr;
   int rows_ = 0;
   std::int64_t step_ = 0;
-  std::vector<double> losses_;                      // per shard
-  std::vector<Clock::time_point> shard_end_;        // per shard
+  std::vector<double> losses_;                                // per shard
+  std::vector<Clock::time_point> shard_end_;                  // per shard
   std::vector<Clock::time_point> reduce_begin_, reduce_end_;  // per span
   Clock::time_point norm_begin_;
   double squared_norm_ = 0;
-  std::vector<float> rates_;                        // per update part: learning rate used
+  std::vector<float> rates_;  // per update part: learning rate used
   std::atomic<std::size_t> updates_ = 0;
   std::atomic<bool> failed_ = false;
   std::mutex failure_mutex_;

@@ -24,8 +24,7 @@ class ThreadPool final : public SharedReplicaStrategy {
  public:
   explicit ThreadPool(const StrategyOptions& options)
       : SharedReplicaStrategy(options, chunks, ShardSum::Wait::block),
-        losses_(static_cast<std::size_t>(options.workers)),
-        rates_(static_cast<std::size_t>(options.workers)),
+        losses_(static_cast<std::size_t>(options.workers)), rates_(static_cast<std::size_t>(options.workers)),
         workers_(options.workers) {
     // BLAS threads are per calling thread: each worker sets its own, once.
     workers_.run([this](int w) { replicas_.backend(w).set_threads(1); });

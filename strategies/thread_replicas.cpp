@@ -271,8 +271,7 @@ std::vector<kernels::Backend*> backends_of(SharedReplicas& replicas) {
 }  // namespace
 
 SharedReplicaStrategy::SharedReplicaStrategy(const StrategyOptions& options, Parts parts, ShardSum::Wait wait)
-    : options_(options),
-      replicas_(options, batch_shards(options.max_batch, options.workers).front().size()),
+    : options_(options), replicas_(options, batch_shards(options.max_batch, options.workers).front().size()),
       optimizer_(replicas_.backend(0), options.optimizer, parts(replicas_.model(0), options.workers)),
       sums_(backends_of(replicas_), wait) {}
 

@@ -150,10 +150,10 @@ class ShardSum {
   mutable std::mutex mutex_;
   std::condition_variable released_;
   std::vector<tbb::task::suspend_point> suspended_;
-  std::vector<float*> values_;      // per shard: this round's device array
-  std::vector<float> staging_;      // (N, n): the shards' arrays on the host
-  std::vector<float> total_;        // (n)
-  std::size_t count_ = 0;           // n of this round
+  std::vector<float*> values_;  // per shard: this round's device array
+  std::vector<float> staging_;  // (N, n): the shards' arrays on the host
+  std::vector<float> total_;    // (n)
+  std::size_t count_ = 0;       // n of this round
   std::size_t floats_ = 0;
   int arrived_ = 0;
   std::uint64_t round_ = 0;

@@ -25,12 +25,20 @@ void Trace::name_track(int track, std::string name) {
 std::string Trace::json() const {
   const std::lock_guard lock(mutex_);
   nlohmann::json events = nlohmann::json::array();
-  events.push_back({{"ph", "M"}, {"name", "process_name"}, {"pid", process_}, {"args", {{"name", "rank " + std::to_string(process_)}}}});
+  events.push_back({{"ph", "M"},
+                    {"name", "process_name"},
+                    {"pid", process_},
+                    {"args", {{"name", "rank " + std::to_string(process_)}}}});
   for (const auto& [track, name] : track_names_) {
-    events.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", process_}, {"tid", track}, {"args", {{"name", name}}}});
+    events.push_back(
+        {{"ph", "M"}, {"name", "thread_name"}, {"pid", process_}, {"tid", track}, {"args", {{"name", name}}}});
   }
   for (const auto& e : events_) {
-    events.push_back({{"ph", "X"}, {"name", e.name}, {"pid", process_}, {"tid", e.track}, {"ts", e.begin_us},
+    events.push_back({{"ph", "X"},
+                      {"name", e.name},
+                      {"pid", process_},
+                      {"tid", e.track},
+                      {"ts", e.begin_us},
                       {"dur", e.duration_us}});
   }
   return nlohmann::json{{"traceEvents", events}, {"displayTimeUnit", "ms"}}.dump();

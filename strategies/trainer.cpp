@@ -63,7 +63,8 @@ std::vector<float> download(kernels::Backend& backend, const float* device, std:
 }
 
 // The named tensors of a flat host array (checkpoint layout).
-std::vector<data::NamedTensor> tensors_of(const std::vector<models::Parameter>& tensors, const std::vector<float>& flat) {
+std::vector<data::NamedTensor> tensors_of(const std::vector<models::Parameter>& tensors,
+                                          const std::vector<float>& flat) {
   std::vector<data::NamedTensor> out;
   for (const auto& t : tensors) {
     const auto begin = flat.begin() + static_cast<std::ptrdiff_t>(t.offset);
@@ -86,7 +87,8 @@ std::vector<float> flatten(const std::vector<models::Parameter>& tensors, std::s
       raise("{}: {} {} has shape {}, the model needs {}", path.string(), what, t.name,
             data::shape_text(it->second->shape), data::shape_text(t.shape));
     }
-    std::copy(it->second->values.begin(), it->second->values.end(), flat.begin() + static_cast<std::ptrdiff_t>(t.offset));
+    std::copy(it->second->values.begin(), it->second->values.end(),
+              flat.begin() + static_cast<std::ptrdiff_t>(t.offset));
   }
   return flat;
 }
@@ -110,8 +112,8 @@ std::vector<EvalResult> evaluate(Strategy& strategy, data::Loader& loader, const
       loss_sum += model.forward(pass, view.rows_from(begin), loss);
       samples += part;
       for (std::size_t h = 0; h < heads.size(); ++h) {
-        const auto probs = download(backend, model.probabilities(heads[h].name),
-                                    static_cast<std::size_t>(part * heads[h].classes));
+        const auto probs =
+            download(backend, model.probabilities(heads[h].name), static_cast<std::size_t>(part * heads[h].classes));
         const auto& labels = batch->targets.at(heads[h].target);
         for (int r = 0; r < part; ++r) {
           const float* row = probs.data() + r * heads[h].classes;
@@ -132,8 +134,9 @@ std::vector<EvalResult> evaluate(Strategy& strategy, data::Loader& loader, const
 nlohmann::json eval_json(const std::vector<EvalResult>& results) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& r : results) {
-    out[r.head] = {{"samples", r.samples},         {"loss", r.loss},         {"accuracy", r.accuracy},
-                   {"class_accuracy", r.class_accuracy}, {"confusion", r.confusion}, {"f1_positive", r.f1_positive}};
+    out[r.head] = {{"samples", r.samples},     {"loss", r.loss},
+                   {"accuracy", r.accuracy},   {"class_accuracy", r.class_accuracy},
+                   {"confusion", r.confusion}, {"f1_positive", r.f1_positive}};
   }
   return out;
 }
@@ -167,7 +170,8 @@ EvalResult classification_metrics(const std::string& head, int classes, const st
   EvalResult r;
   r.head = head;
   r.samples = static_cast<std::int64_t>(truth.size());
-  r.confusion.assign(static_cast<std::size_t>(classes), std::vector<std::int64_t>(static_cast<std::size_t>(classes), 0));
+  r.confusion.assign(static_cast<std::size_t>(classes),
+                     std::vector<std::int64_t>(static_cast<std::size_t>(classes), 0));
   std::int64_t correct = 0;
   for (std::size_t i = 0; i < truth.size(); ++i) {
     ++r.confusion[static_cast<std::size_t>(truth[i])][static_cast<std::size_t>(predicted[i])];
@@ -178,8 +182,8 @@ EvalResult classification_metrics(const std::string& head, int classes, const st
     const auto& row = r.confusion[static_cast<std::size_t>(c)];
     std::int64_t total = 0;
     for (auto v : row) total += v;
-    r.class_accuracy.push_back(total ? static_cast<double>(row[static_cast<std::size_t>(c)]) / static_cast<double>(total)
-                                     : 0.0);
+    r.class_accuracy.push_back(
+        total ? static_cast<double>(row[static_cast<std::size_t>(c)]) / static_cast<double>(total) : 0.0);
   }
   if (classes >= 2) {
     const double tp = static_cast<double>(r.confusion[1][1]);
@@ -213,7 +217,8 @@ TrainResult train(const TrainOptions& options) {
   if (!options.metrics.empty()) OutputFile check(options.metrics, options.force);
   if (!options.checkpoint.empty()) {
     std::error_code ec;
-    const bool continuing = !options.resume.empty() && std::filesystem::equivalent(options.checkpoint, options.resume, ec);
+    const bool continuing =
+        !options.resume.empty() && std::filesystem::equivalent(options.checkpoint, options.resume, ec);
     OutputFile check(options.checkpoint, options.force || continuing);
   }
   const data::SplitInfo info = [&] {
@@ -248,9 +253,10 @@ TrainResult train(const TrainOptions& options) {
   auto strategy = make_strategy(options.strategy_name, strategy_options);
   const int processes = strategy->process_count();
   if (processes == 1 && launched_with_mpi()) {
-    raise("strategy {} runs in one process, but this job was started with several MPI ranks; start it without "
-          "mpirun/srun, or use a multi-process strategy (ddp, zero)",
-          strategy->name());
+    raise(
+        "strategy {} runs in one process, but this job was started with several MPI ranks; start it without "
+        "mpirun/srun, or use a multi-process strategy (ddp, zero)",
+        strategy->name());
   }
   const bool lead = strategy->process_rank() == 0;  // prints, writes metrics and checkpoints
   // A signal may reach the processes after different steps, or reach only one of them: they agree
@@ -339,47 +345,47 @@ TrainResult train(const TrainOptions& options) {
     // still decides which device a CUDA backend would bind this rank to.
     const int local_rank = control ? control->local_rank() : 0;
     const int visible = visible_devices(0);
-    metrics["context"]["placement"] = {{"rank", strategy->process_rank()},
-                                       {"processes", processes},
-                                       {"local_rank", local_rank},
-                                       {"local_size", control ? control->local_size() : 1},
-                                       {"visible_devices", visible},
-                                       {"device", device_for(local_rank, visible)}};
+    metrics["context"]["placement"] = {
+        {"rank", strategy->process_rank()}, {"processes", processes},
+        {"local_rank", local_rank},         {"local_size", control ? control->local_size() : 1},
+        {"visible_devices", visible},       {"device", device_for(local_rank, visible)}};
   }
-  metrics["config"] = {{"workload", workload},
-                       {"strategy", strategy->name()},
-                       {"workers", strategy_options.workers},
-                       {"processes", processes},
-                       {"threads", strategy_options.threads},
-                       // More compute threads than cores: the figures of such a run measure
-                       // time-slicing as much as the strategy.
-                       {"cores", static_cast<int>(std::thread::hardware_concurrency())},
-                       {"oversubscribed", oversubscribed(strategy_options.threads * (processes > 1 ? processes_on_this_host(processes)
-                                                                                                  : strategy_options.workers))},
-                       {"sync_bn", strategy_options.sync_bn},
-                       {"deterministic", strategy_options.deterministic},
-                       {"stage", strategy_options.stage},
-                       {"hybrid", strategy_options.hybrid},
-                       {"bucket_bytes", strategy_options.bucket_bytes},
-                       {"overlap", strategy_options.overlap},
-                       {"batch", options.batch},
-                       {"epochs", options.epochs},
-                       {"steps", total_steps},
-                       {"optimizer", strategy_options.optimizer.kind},
-                       {"lr", strategy_options.optimizer.lr},
-                       {"schedule", strategy_options.optimizer.schedule},
-                       {"warmup_steps", strategy_options.optimizer.warmup_steps},
-                       {"clip", strategy_options.optimizer.clip},
-                       {"seed", strategy_options.seed},
-                       {"shuffle", options.shuffle},
-                       {"class_weights", strategy_options.loss.class_weights},
-                       {"data", train_split.file.string() + ":" + train_split.group},
-                       {"val", val_split ? val_split->file.string() + ":" + val_split->group : ""}};
+  metrics["config"] = {
+      {"workload", workload},
+      {"strategy", strategy->name()},
+      {"workers", strategy_options.workers},
+      {"processes", processes},
+      {"threads", strategy_options.threads},
+      // More compute threads than cores: the figures of such a run measure
+      // time-slicing as much as the strategy.
+      {"cores", static_cast<int>(std::thread::hardware_concurrency())},
+      {"oversubscribed", oversubscribed(strategy_options.threads * (processes > 1 ? processes_on_this_host(processes)
+                                                                                  : strategy_options.workers))},
+      {"sync_bn", strategy_options.sync_bn},
+      {"deterministic", strategy_options.deterministic},
+      {"stage", strategy_options.stage},
+      {"hybrid", strategy_options.hybrid},
+      {"bucket_bytes", strategy_options.bucket_bytes},
+      {"overlap", strategy_options.overlap},
+      {"batch", options.batch},
+      {"epochs", options.epochs},
+      {"steps", total_steps},
+      {"optimizer", strategy_options.optimizer.kind},
+      {"lr", strategy_options.optimizer.lr},
+      {"schedule", strategy_options.optimizer.schedule},
+      {"warmup_steps", strategy_options.optimizer.warmup_steps},
+      {"clip", strategy_options.optimizer.clip},
+      {"seed", strategy_options.seed},
+      {"shuffle", options.shuffle},
+      {"class_weights", strategy_options.loss.class_weights},
+      {"data", train_split.file.string() + ":" + train_split.group},
+      {"val", val_split ? val_split->file.string() + ":" + val_split->group : ""}};
   metrics["epochs"] = nlohmann::json::array();
 
   TrainResult result;
   const auto run_start = Clock::now();
-  const std::int64_t epochs = options.steps > 0 ? (total_steps + steps_per_epoch - 1) / steps_per_epoch : options.epochs;
+  const std::int64_t epochs =
+      options.steps > 0 ? (total_steps + steps_per_epoch - 1) / steps_per_epoch : options.epochs;
   const std::int64_t start_step = step;
   // Collective over the processes: every one calls it after every step. Without `stop` (a run
   // without a checkpoint, a benchmark) the steps are not burdened with the all-reduce.
@@ -502,7 +508,8 @@ TrainResult train(const TrainOptions& options) {
   if (strategy_options.trace) {
     // One file per process: Perfetto opens several at once and lines their clocks up by rank.
     std::filesystem::path path = options.trace;
-    if (processes > 1) path.replace_extension(fmt::format(".rank{}{}", strategy->process_rank(), path.extension().string()));
+    if (processes > 1)
+      path.replace_extension(fmt::format(".rank{}{}", strategy->process_rank(), path.extension().string()));
     strategy_options.trace->write(path, options.force);
   }
   result.metrics = metrics;

@@ -19,13 +19,13 @@ namespace parbench::strategies {
 struct TrainOptions {
   StrategyOptions strategy;
   std::string strategy_name = "serial";
-  std::filesystem::path data;      // training file; its /train and /val groups are used when present
-  std::filesystem::path val;       // optional validation file
-  int batch = 32;                  // global batch
+  std::filesystem::path data;  // training file; its /train and /val groups are used when present
+  std::filesystem::path val;   // optional validation file
+  int batch = 32;              // global batch
   std::int64_t epochs = 1;
-  std::int64_t steps = 0;          // > 0: stop after this many optimizer steps (overrides epochs)
+  std::int64_t steps = 0;  // > 0: stop after this many optimizer steps (overrides epochs)
   bool shuffle = true;
-  bool class_weights = false;      // weight classes by total / (classes * count) of the training split
+  bool class_weights = false;  // weight classes by total / (classes * count) of the training split
   int loader_threads = 2;
   std::filesystem::path checkpoint;  // written (replaced) at the end of every epoch and of the run
   std::filesystem::path resume;      // continue from this checkpoint
@@ -48,17 +48,17 @@ struct EvalResult {
   double accuracy = 0;
   std::vector<double> class_accuracy;
   std::vector<std::vector<std::int64_t>> confusion;  // [true][predicted]
-  double f1_positive = 0;  // F1 of class 1 (violent / anomaly)
+  double f1_positive = 0;                            // F1 of class 1 (violent / anomaly)
 };
 
 struct TrainResult {
   std::int64_t steps = 0, epochs = 0;
-  double last_loss = 0;                 // mean training loss of the last epoch
-  std::vector<EvalResult> last_eval;   // per head, on the validation split (empty without one)
-  nlohmann::json metrics;              // what --metrics writes
-  bool lead = true;                    // this process is rank 0, the one that reports
-  bool preempted = false;              // stopped by TrainOptions::stop before the last step
-  std::int64_t last_epoch = 0;         // 1-based epoch of the last step taken (as the progress lines count)
+  double last_loss = 0;               // mean training loss of the last epoch
+  std::vector<EvalResult> last_eval;  // per head, on the validation split (empty without one)
+  nlohmann::json metrics;             // what --metrics writes
+  bool lead = true;                   // this process is rank 0, the one that reports
+  bool preempted = false;             // stopped by TrainOptions::stop before the last step
+  std::int64_t last_epoch = 0;        // 1-based epoch of the last step taken (as the progress lines count)
 };
 
 TrainResult train(const TrainOptions& options);

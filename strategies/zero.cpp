@@ -62,9 +62,10 @@ class Zero final : public Strategy {
     world_ = options.comm ? options.comm : make_world_comm();
     const int size = world_->size(), rank = world_->rank();
     if (options.workers != size) {
-      raise("strategy zero: --workers {} but the {} communicator has {} ranks (start one process per worker: "
-            "mpirun -np {} parbench train ... --workers {})",
-            options.workers, world_->name(), size, options.workers, options.workers);
+      raise(
+          "strategy zero: --workers {} but the {} communicator has {} ranks (start one process per worker: "
+          "mpirun -np {} parbench train ... --workers {})",
+          options.workers, world_->name(), size, options.workers, options.workers);
     }
     if (options.hybrid < 0 || (options.hybrid > 0 && size % options.hybrid != 0)) {
       raise("--hybrid {}: the shard group size must divide the {} ranks", options.hybrid, size);
@@ -156,9 +157,9 @@ class Zero final : public Strategy {
     {
       const Trace::Scope span(trace, track_, "forward+backward");
       begin_gradients();
-      loss = forward_backward(*model_, batch, mine.size(), mine.begin, rows, step, options_,
-                              options_.sync_bn ? &sync_ : nullptr, stage_ == 1 ? ready_ : models::Model::GradientsReady{},
-                              stage_ == 1 ? nullptr : &units_hook_);
+      loss = forward_backward(
+          *model_, batch, mine.size(), mine.begin, rows, step, options_, options_.sync_bn ? &sync_ : nullptr,
+          stage_ == 1 ? ready_ : models::Model::GradientsReady{}, stage_ == 1 ? nullptr : &units_hook_);
     }
     {
       const Trace::Scope span(trace, track_, "gradient reduction");
@@ -195,7 +196,8 @@ class Zero final : public Strategy {
   models::Model& evaluation_model() override {
     // Without --sync-bn each rank's running statistics saw only its shards: evaluate (and save)
     // rank 0's everywhere, as DDP's broadcast_buffers does. With it they are identical already.
-    if (!options_.sync_bn && model_->buffer_count()) world_->broadcast(model_->buffer_data(), model_->buffer_count(), 0);
+    if (!options_.sync_bn && model_->buffer_count())
+      world_->broadcast(model_->buffer_data(), model_->buffer_count(), 0);
     if (stage_ == 3 && evaluation_parameters_.size() == 0) {
       // FSDP's summon_full_params: the full parameters, held until the next step.
       Buffer full(*backend_, model_->parameter_count());
@@ -228,9 +230,10 @@ class Zero final : public Strategy {
     const bool adam = optimizer_->state_floats() > 0;
     if (s.parameters.size() != p || s.buffers.size() != model_->buffer_count() ||
         (adam && (s.m.size() != p || s.v.size() != p))) {
-      raise("strategy zero: the state holds {} parameters, {} buffers and {}/{} Adam values; the model needs {}, {} "
-            "and {}",
-            s.parameters.size(), s.buffers.size(), s.m.size(), s.v.size(), p, model_->buffer_count(), adam ? p : 0);
+      raise(
+          "strategy zero: the state holds {} parameters, {} buffers and {}/{} Adam values; the model needs {}, {} "
+          "and {}",
+          s.parameters.size(), s.buffers.size(), s.m.size(), s.v.size(), p, model_->buffer_count(), adam ? p : 0);
     }
     release_evaluation_parameters();
     if (stage_ == 3) {
@@ -263,9 +266,9 @@ class Zero final : public Strategy {
     report.parameters = 4 * ((full ? p : 0) + floats(parameter_shard_) + (stage_ == 3 ? floats(gathered_[0]) : 0));
     report.gradients = 4 * ((model_->gradient_data() ? p : 0) + floats(gradient_shard_));
     report.optimizer_state = 4.0 * static_cast<double>(optimizer_->state_floats());
-    report.communication = 4 * (floats(unit_gradients_[0]) + floats(unit_gradients_[1]) +
-                                (stage_ == 3 ? floats(gathered_[1]) : 0) + floats(scalars_) +
-                                floats(evaluation_parameters_));
+    report.communication =
+        4 * (floats(unit_gradients_[0]) + floats(unit_gradients_[1]) + (stage_ == 3 ? floats(gathered_[1]) : 0) +
+             floats(scalars_) + floats(evaluation_parameters_));
     report.activations = 4.0 * static_cast<double>(model_->activation_floats_per_sample()) * process_rows(batch).size();
     const double adam = optimizer_->state_floats() ? 2 : 0;
     switch (stage_) {
@@ -456,8 +459,8 @@ class Zero final : public Strategy {
              reductions_[slot].unit);
     model_->bind_span_gradients(unit, nullptr);
     backend_->synchronize();  // the unit's gradients are computed before the comm thread reads them
-    reductions_[slot].request = group_->reduce_scatter_async(unit_gradients_[slot].data(), units_[unit].counts,
-                                                             Reduction::sum);
+    reductions_[slot].request =
+        group_->reduce_scatter_async(unit_gradients_[slot].data(), units_[unit].counts, Reduction::sum);
     next_reduction_ = 1 - slot;
   }
 

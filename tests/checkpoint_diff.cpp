@@ -22,7 +22,8 @@ double worst(const std::vector<parbench::data::NamedTensor>& a, const std::vecto
       parbench::raise("tensor {} of one checkpoint is {} in the other", a[t].name, b[t].name);
     }
     for (std::size_t i = 0; i < a[t].values.size(); ++i) {
-      const double d = std::abs(static_cast<double>(a[t].values[i]) - b[t].values[i]) / (1e-3 + std::abs(b[t].values[i]));
+      const double d =
+          std::abs(static_cast<double>(a[t].values[i]) - b[t].values[i]) / (1e-3 + std::abs(b[t].values[i]));
       if (d > result) {
         result = d;
         where = a[t].name + "[" + std::to_string(i) + "]";

@@ -104,8 +104,8 @@ inline std::vector<std::string> run_exact_comm_cases(Comm& comm) {
     comm.reduce(data.data(), n, reduce_root);
     CaseErrors red(comm, fmt::format("reduce root={} n={}", reduce_root, n));
     for (std::size_t i = 0; i < n; ++i) {
-      const float expected = rank == reduce_root ? fn * (fn + 1) / 2 + fn * static_cast<float>(i % 3)
-                                                 : fr + 1 + static_cast<float>(i % 3);
+      const float expected =
+          rank == reduce_root ? fn * (fn + 1) / 2 + fn * static_cast<float>(i % 3) : fr + 1 + static_cast<float>(i % 3);
       red.expect(data, i, expected);
     }
     red.append_to(failures);
@@ -154,7 +154,8 @@ inline std::vector<std::string> run_exact_comm_cases(Comm& comm) {
     std::vector<std::vector<float>> buffers(in_flight, std::vector<float>(n));
     std::vector<std::unique_ptr<strategies::Request>> requests;
     for (int k = 0; k < in_flight; ++k) {
-      for (std::size_t i = 0; i < n; ++i) buffers[static_cast<std::size_t>(k)][i] = fr + static_cast<float>(k * (i % 4));
+      for (std::size_t i = 0; i < n; ++i)
+        buffers[static_cast<std::size_t>(k)][i] = fr + static_cast<float>(k * (i % 4));
       requests.push_back(comm.all_reduce_async(buffers[static_cast<std::size_t>(k)].data(), n, Reduction::sum));
     }
     std::vector<float> bcast(n, rank == 0 ? 5.0f : 0.0f);

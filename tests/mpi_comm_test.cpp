@@ -30,7 +30,8 @@ std::vector<std::string> run_all_checks() {
                                    comm->size(), world_rank, world_size));
   }
   if (strategies::launched_with_mpi() != (world_size > 1)) {
-    failures.push_back(fmt::format("launched_with_mpi() is {} with {} ranks", strategies::launched_with_mpi(), world_size));
+    failures.push_back(
+        fmt::format("launched_with_mpi() is {} with {} ranks", strategies::launched_with_mpi(), world_size));
   }
 
   comm->reset_counters();
@@ -47,8 +48,8 @@ std::vector<std::string> run_all_checks() {
   const auto c = comm->counters();
   if (c.count("all_reduce") == 0 || c.at("all_reduce").calls != 2 || c.at("all_reduce").bytes != 52.0 ||
       c.at("all_reduce").seconds <= 0 || c.count("all_gather") == 0 || c.at("all_gather").bytes != 40.0) {
-    failures.push_back(fmt::format("rank {}: unexpected counters after 2 all_reduce (13 floats) and 1 all_gather (10)",
-                                   comm->rank()));
+    failures.push_back(
+        fmt::format("rank {}: unexpected counters after 2 all_reduce (13 floats) and 1 all_gather (10)", comm->rank()));
   }
 
   // Every rank learns whether any rank failed, so all exit with the same status.

@@ -215,8 +215,8 @@ inline void expect_close_to_serial(const std::string& label, const strategies::F
   const double buffers = difference_in_scale(run.buffers, serial.buffers, origin.buffers);
   const double m = difference_in_scale(run.m, serial.m, {});
   const double v = difference_in_scale(run.v, serial.v, {});
-  std::printf("%s: largest difference / scale: parameters %.2e buffers %.2e m %.2e v %.2e\n", label.c_str(),
-              parameters, buffers, m, v);
+  std::printf("%s: largest difference / scale: parameters %.2e buffers %.2e m %.2e v %.2e\n", label.c_str(), parameters,
+              buffers, m, v);
   EXPECT_LT(parameters, kStateTolerance);
   EXPECT_LT(buffers, kStateTolerance);
   EXPECT_LT(m, kStateTolerance);

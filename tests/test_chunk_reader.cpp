@@ -35,7 +35,8 @@ h5::Dataset make(hid_t file, const Layout& layout) {
   if (layout.gzip > 0) H5Pset_deflate(create.get(), static_cast<unsigned>(layout.gzip));
   h5::Dataset dataset{H5Dcreate2(file, layout.name, layout.type, space.get(), H5P_DEFAULT, create.get(), H5P_DEFAULT)};
   std::vector<float> values(13 * 15);
-  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 7) * 0.5f - 1.0f + static_cast<float>(i) / 64.0f;
+  for (std::size_t i = 0; i < values.size(); ++i)
+    values[i] = static_cast<float>(i % 7) * 0.5f - 1.0f + static_cast<float>(i) / 64.0f;
   h5::write_rows(dataset.get(), H5T_NATIVE_FLOAT, 0, 13, values.data());
   return dataset;
 }

@@ -160,8 +160,9 @@ void check_violence_round_trip(const std::string& dtype) {
 }
 
 // Writes a single-split violence file through the h5 layer, to produce files synth never writes.
-void write_violence_file(const fs::path& path, h5::Dtype features_dtype, const std::vector<std::int64_t>& features_shape,
-                         const std::vector<float>& features, const std::vector<std::int32_t>& labels) {
+void write_violence_file(const fs::path& path, h5::Dtype features_dtype,
+                         const std::vector<std::int64_t>& features_shape, const std::vector<float>& features,
+                         const std::vector<std::int32_t>& labels) {
   h5::File file = h5::create(path);
   h5::Group root = h5::open_group(file.get(), "/");
   data::write_split_attributes(root.get(), "violence", "test file");
@@ -310,9 +311,9 @@ TEST(CliSynth, ZeroSamples) {
 TEST(CliSynth, SplitLeftEmpty) {
   TempDir dir;
   const fs::path out = dir / "out.h5";
-  expect_failure(synth(fmt::format("--workload violence --dim 8 --frames 2 --samples 1 --split train,val --out {}",
-                                   quoted(out))),
-                 {"val", "empty"});
+  expect_failure(
+      synth(fmt::format("--workload violence --dim 8 --frames 2 --samples 1 --split train,val --out {}", quoted(out))),
+      {"val", "empty"});
   EXPECT_TRUE(dir.files().empty());
 }
 
@@ -391,8 +392,9 @@ TEST(CliImport, ViolenceRoundTrip) {
   const std::vector<std::int64_t> label_values = {0, 1, 1, 0, 1, 0, 0, 0, 1, 1};
   data::npy::write(features, data::npy::DType::f32, {kN, kT, kD}, values.data());
   data::npy::write(labels, data::npy::DType::i64, {kN}, label_values.data());
-  const CommandResult result = run_parbench(fmt::format("data import --workload violence --features {} --labels {} --out {}",
-                                                        quoted(features), quoted(labels), quoted(out)));
+  const CommandResult result =
+      run_parbench(fmt::format("data import --workload violence --features {} --labels {} --out {}", quoted(features),
+                               quoted(labels), quoted(out)));
   ASSERT_EQ(result.status, 0) << result.output;
   EXPECT_EQ(out_dir.files(), std::vector<std::string>{"imported.h5"});
   const json report = inspect_json(out);

@@ -11,10 +11,10 @@
 #include <thread>
 #include <vector>
 
+#include "comm_cases.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "strategies/comm.h"
-#include "comm_cases.h"
 #include "test_util.h"
 
 namespace parbench::strategies {
@@ -44,7 +44,8 @@ class LocalComm : public ::testing::TestWithParam<int> {};
 TEST_P(LocalComm, ExactResults) {
   auto comms = make_local_comms(GetParam());
   std::vector<std::vector<std::string>> failures(comms.size());
-  run_ranks(comms, [&](Comm& comm) { failures[static_cast<std::size_t>(comm.rank())] = test::run_exact_comm_cases(comm); });
+  run_ranks(comms,
+            [&](Comm& comm) { failures[static_cast<std::size_t>(comm.rank())] = test::run_exact_comm_cases(comm); });
   for (const auto& rank_failures : failures) {
     for (const auto& f : rank_failures) ADD_FAILURE() << f;
   }
@@ -155,7 +156,8 @@ TEST(CommCases, DetectABrokenCommunicator) {
     failures.insert(failures.end(), mine.begin(), mine.end());
   }
   auto mentions = [&](const std::string& what) {
-    return std::any_of(failures.begin(), failures.end(), [&](const auto& f) { return f.find(what) != std::string::npos; });
+    return std::any_of(failures.begin(), failures.end(),
+                       [&](const auto& f) { return f.find(what) != std::string::npos; });
   };
   for (const char* what : {"all_reduce sum", "all_reduce average", "broadcast", "reduce root", "reduce_scatter sum",
                            "reduce_scatter average", "all_gather", "async all_reduce", "split rank"}) {

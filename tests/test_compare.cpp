@@ -90,10 +90,9 @@ std::string entries(const std::string& name, const std::vector<double>& times, c
   const auto entry = [&](const std::string& entry_name, const char* run_type, const std::string& aggregate,
                          double time) {
     if (!out.empty()) out += ",\n";
-    out += fmt::format(
-        R"({{"name": "{}", "family_index": 0, "run_name": "{}", "run_type": "{}", "repetitions": {}, )"
-        R"("threads": 1, {}"iterations": 1000, "real_time": {}, "cpu_time": {}, "time_unit": "{}"{}}})",
-        entry_name, name, run_type, times.size(), aggregate, time, time, unit, counters);
+    out += fmt::format(R"({{"name": "{}", "family_index": 0, "run_name": "{}", "run_type": "{}", "repetitions": {}, )"
+                       R"("threads": 1, {}"iterations": 1000, "real_time": {}, "cpu_time": {}, "time_unit": "{}"{}}})",
+                       entry_name, name, run_type, times.size(), aggregate, time, time, unit, counters);
   };
   for (double time : times) entry(name, "iteration", "", time);
   std::vector<double> sorted = times;
@@ -281,8 +280,8 @@ TEST(CompareCli, TooFewRepetitionsSaySo) {
 
 TEST(CompareCli, BenchmarksInOneFileAreListed) {
   TempDir dir;
-  const auto base = write(dir, "base.json",
-                          document({entries("BM_both", {1, 1, 1}), entries("BM_removed", {1, 1, 1})}));
+  const auto base =
+      write(dir, "base.json", document({entries("BM_both", {1, 1, 1}), entries("BM_removed", {1, 1, 1})}));
   const auto fresh = write(dir, "new.json", document({entries("BM_both", {1, 1, 1}), entries("BM_added", {1, 1, 1})}));
   const CommandResult r = run_parbench(fmt::format("compare {} {}", base, fresh));
   EXPECT_EQ(r.status, 0) << r.output;
@@ -293,12 +292,12 @@ TEST(CompareCli, BenchmarksInOneFileAreListed) {
 
 TEST(CompareCli, NanCountersAndErroredRunsAreSkippedWithTheirReason) {
   TempDir dir;
-  const auto base = write(dir, "base.json",
-                          document({entries("BM_a", {1, 1.1, 0.9}, "ms", R"(, "busbw": NaN)"),
-                                    entries("BM_gpu", {1, 1, 1}, "ms")}));
-  const auto fresh = write(dir, "new.json",
-                           document({entries("BM_a", {1, 1.1, 0.9}, "ms", R"(, "busbw": -Infinity)"),
-                                     errored("BM_gpu", "no CUDA device")}));
+  const auto base =
+      write(dir, "base.json",
+            document({entries("BM_a", {1, 1.1, 0.9}, "ms", R"(, "busbw": NaN)"), entries("BM_gpu", {1, 1, 1}, "ms")}));
+  const auto fresh = write(
+      dir, "new.json",
+      document({entries("BM_a", {1, 1.1, 0.9}, "ms", R"(, "busbw": -Infinity)"), errored("BM_gpu", "no CUDA device")}));
   const CommandResult r = run_parbench(fmt::format("compare {} {}", base, fresh));
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find(fmt::format("Skipped in NEW `{}`:\n- BM_gpu: error: no CUDA device\n", fresh)),
@@ -337,8 +336,8 @@ TEST(CompareCli, RunFoldersMergeTheirFilesAndPassOverOtherJson) {
   EXPECT_NE(r.output.find("2 benchmark(s) compared: 1 slower, 0 faster, 0 noisy, 1 same"), std::string::npos)
       << r.output;
   // --filter leaves the slower BM_b out of the gate.
-  const CommandResult filtered = run_parbench(
-      fmt::format("compare {} {} --filter '^BM_a$'", (dir / "base").string(), (dir / "new").string()));
+  const CommandResult filtered =
+      run_parbench(fmt::format("compare {} {} --filter '^BM_a$'", (dir / "base").string(), (dir / "new").string()));
   EXPECT_EQ(filtered.status, 0) << filtered.output;
   EXPECT_NE(filtered.output.find("1 benchmark(s) compared: 0 slower"), std::string::npos) << filtered.output;
   EXPECT_NE(filtered.output.find("only names matching \"^BM_a$\""), std::string::npos) << filtered.output;
@@ -378,4 +377,3 @@ TEST(CompareCli, HistoryShowsEachTrendAndGatesTheLastRun) {
 }
 
 }  // namespace
-

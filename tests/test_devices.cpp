@@ -12,7 +12,7 @@ using parbench::visible_devices;
 TEST(Devices, VisibleDevicesFromCudaVisibleDevices) {
   EXPECT_EQ(visible_devices(nullptr, 4), 4);  // unset: what the driver reports
   EXPECT_EQ(visible_devices(nullptr, 0), 0);
-  EXPECT_EQ(visible_devices("", 4), 0);       // set but empty hides every device
+  EXPECT_EQ(visible_devices("", 4), 0);  // set but empty hides every device
   EXPECT_EQ(visible_devices("3", 8), 1);
   EXPECT_EQ(visible_devices("0,1", 8), 2);
   EXPECT_EQ(visible_devices("GPU-8e0a,GPU-12f3,GPU-77aa", 0), 3);  // UUIDs count as entries

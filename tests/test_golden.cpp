@@ -80,8 +80,8 @@ class GoldenFile {
     std::int64_t count = 1;
     for (const auto d : t.shape) count *= d;
     t.values.resize(static_cast<std::size_t>(count));
-    h5::call(H5Dread(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.values.data()),
-             "reading {}", path);
+    h5::call(H5Dread(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.values.data()), "reading {}",
+             path);
     return t;
   }
   std::vector<std::int64_t> read_int64(const std::string& path) const {
@@ -307,8 +307,7 @@ void check_sample(const std::string& name, const std::vector<std::int64_t>& shap
     stride /= shape[axis];
     std::vector<bool> seen(static_cast<std::size_t>(shape[axis]));
     for (const auto flat : index) seen[static_cast<std::size_t>(flat / stride % shape[axis])] = true;
-    EXPECT_EQ(std::count(seen.begin(), seen.end(), false), 0)
-        << name << ": the sample misses indices of axis " << axis;
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), false), 0) << name << ": the sample misses indices of axis " << axis;
   }
 }
 
@@ -344,7 +343,6 @@ void check_running_statistics(const GoldenRun& run, Tolerance tol) {
     expect_close(b.name, slice(run.buffers, b), ref, tol);
   }
 }
-
 
 // Per-tensor gradient tolerances: the first rule whose prefix starts the parameter's name.
 struct Rule {

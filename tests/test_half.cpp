@@ -33,7 +33,8 @@ double half_value(std::uint16_t h) {
 std::uint16_t reference_float_to_half(float f) {
   static const std::vector<double> table = [] {
     std::vector<double> t;
-    for (std::uint32_t h = 0; h <= 0x7c00u; ++h) t.push_back(h == 0x7c00u ? 65536.0 : half_value(static_cast<std::uint16_t>(h)));
+    for (std::uint32_t h = 0; h <= 0x7c00u; ++h)
+      t.push_back(h == 0x7c00u ? 65536.0 : half_value(static_cast<std::uint16_t>(h)));
     return t;
   }();
   const auto sign = static_cast<std::uint16_t>(std::signbit(f) ? 0x8000u : 0u);
@@ -52,18 +53,40 @@ std::uint16_t reference_float_to_half(float f) {
 // neighbours, float subnormals, and random bit patterns across the whole float range.
 std::vector<float> float_cases() {
   const float inf = std::numeric_limits<float>::infinity();
-  std::vector<float> v = {0.0f, -0.0f, inf, -inf, std::numeric_limits<float>::quiet_NaN(),
-                          -std::numeric_limits<float>::quiet_NaN(), std::bit_cast<float>(0x7f800001u),
-                          std::bit_cast<float>(0xff800001u), std::bit_cast<float>(0x7fc00001u),
-                          std::bit_cast<float>(0x7fbfffffu), std::numeric_limits<float>::max(),
-                          std::numeric_limits<float>::lowest(), std::numeric_limits<float>::min(),
-                          std::numeric_limits<float>::denorm_min(), -std::numeric_limits<float>::denorm_min(),
-                          65504.0f, 65519.0f, 65520.0f, 65536.0f, 1e10f, -1e10f, 0x1p-24f, 0x1p-25f, 0x1p-26f,
-                          0x1.8p-25f, 0x1p-14f, 1e-40f, -1e-40f};
+  std::vector<float> v = {0.0f,
+                          -0.0f,
+                          inf,
+                          -inf,
+                          std::numeric_limits<float>::quiet_NaN(),
+                          -std::numeric_limits<float>::quiet_NaN(),
+                          std::bit_cast<float>(0x7f800001u),
+                          std::bit_cast<float>(0xff800001u),
+                          std::bit_cast<float>(0x7fc00001u),
+                          std::bit_cast<float>(0x7fbfffffu),
+                          std::numeric_limits<float>::max(),
+                          std::numeric_limits<float>::lowest(),
+                          std::numeric_limits<float>::min(),
+                          std::numeric_limits<float>::denorm_min(),
+                          -std::numeric_limits<float>::denorm_min(),
+                          65504.0f,
+                          65519.0f,
+                          65520.0f,
+                          65536.0f,
+                          1e10f,
+                          -1e10f,
+                          0x1p-24f,
+                          0x1p-25f,
+                          0x1p-26f,
+                          0x1.8p-25f,
+                          0x1p-14f,
+                          1e-40f,
+                          -1e-40f};
   for (std::uint32_t h = 0; h < 0x7c00u; ++h) {
     const float f = static_cast<float>(half_value(static_cast<std::uint16_t>(h)));
-    const float mid = static_cast<float>((half_value(static_cast<std::uint16_t>(h)) +
-                                          (h + 1 == 0x7c00u ? 65536.0 : half_value(static_cast<std::uint16_t>(h + 1)))) / 2);
+    const float mid =
+        static_cast<float>((half_value(static_cast<std::uint16_t>(h)) +
+                            (h + 1 == 0x7c00u ? 65536.0 : half_value(static_cast<std::uint16_t>(h + 1)))) /
+                           2);
     for (const float x : {f, mid, std::nextafter(mid, 0.0f), std::nextafter(mid, inf)}) {
       v.push_back(x);
       v.push_back(-x);
@@ -76,7 +99,8 @@ std::vector<float> float_cases() {
   std::uniform_int_distribution<std::uint32_t> exponent(101, 144);
   std::uniform_int_distribution<std::uint32_t> mantissa(0, 0x7fffffu);
   for (int i = 0; i < 500000; ++i) {
-    v.push_back(std::bit_cast<float>((static_cast<std::uint32_t>(i & 1) << 31) | (exponent(rng) << 23) | mantissa(rng)));
+    v.push_back(
+        std::bit_cast<float>((static_cast<std::uint32_t>(i & 1) << 31) | (exponent(rng) << 23) | mantissa(rng)));
   }
   for (std::uint32_t m = 1; m < 0x800000u; m += 997) v.push_back(std::bit_cast<float>(m));
   return v;
@@ -147,13 +171,13 @@ TEST(Half, ScalarFloatToHalfKnownValues) {
   EXPECT_EQ(float_to_half(inf), 0x7c00);
   EXPECT_EQ(float_to_half(-inf), 0xfc00);
   EXPECT_EQ(float_to_half(0x1p-24f), 0x0001);
-  EXPECT_EQ(float_to_half(0x1p-25f), 0x0000);                              // tie with zero
+  EXPECT_EQ(float_to_half(0x1p-25f), 0x0000);  // tie with zero
   EXPECT_EQ(float_to_half(std::nextafter(0x1p-25f, 1.0f)), 0x0001);
-  EXPECT_EQ(float_to_half(0x1.8p-24f), 0x0002);                            // 1.5 ulp: tie to even 2
-  EXPECT_EQ(float_to_half(0x1.4p-23f), 0x0002);                            // 2.5 ulp: tie to even 2
-  EXPECT_EQ(float_to_half(0x1p-14f - 0x1p-25f), 0x0400);                   // largest subnormal/min normal tie
-  EXPECT_EQ(float_to_half(1.0f + 0x1p-11f), 0x3c00);                       // tie to even below
-  EXPECT_EQ(float_to_half(1.0f + 3 * 0x1p-11f), 0x3c02);                   // tie to even above
+  EXPECT_EQ(float_to_half(0x1.8p-24f), 0x0002);           // 1.5 ulp: tie to even 2
+  EXPECT_EQ(float_to_half(0x1.4p-23f), 0x0002);           // 2.5 ulp: tie to even 2
+  EXPECT_EQ(float_to_half(0x1p-14f - 0x1p-25f), 0x0400);  // largest subnormal/min normal tie
+  EXPECT_EQ(float_to_half(1.0f + 0x1p-11f), 0x3c00);      // tie to even below
+  EXPECT_EQ(float_to_half(1.0f + 3 * 0x1p-11f), 0x3c02);  // tie to even above
   EXPECT_EQ(float_to_half(std::numeric_limits<float>::denorm_min()), 0x0000);
   EXPECT_EQ(float_to_half(-1e-40f), 0x8000);
   EXPECT_TRUE(half_is_nan(float_to_half(std::numeric_limits<float>::quiet_NaN())));

@@ -94,9 +94,7 @@ std::vector<std::int64_t> counts_of(const std::vector<std::int64_t>& labels, std
   return counts;
 }
 
-std::vector<std::int32_t> as_int32(const std::vector<std::int64_t>& values) {
-  return {values.begin(), values.end()};
-}
+std::vector<std::int32_t> as_int32(const std::vector<std::int64_t>& values) { return {values.begin(), values.end()}; }
 
 // import_npy must throw parbench::Error (not another exception) whose message contains every
 // needle. `nothing_written`: the problem is found by the cheap checks before the output exists.
@@ -353,8 +351,7 @@ TEST(ImportErrors, MismatchedSampleCounts) {
     const std::string message = error.what();
     EXPECT_NE(message.find("labels.npy"), std::string::npos) << message;
     const bool names_both_files = message.find("features.npy") != std::string::npos;
-    const bool names_both_counts =
-        message.find("13") != std::string::npos && message.find("12") != std::string::npos;
+    const bool names_both_counts = message.find("13") != std::string::npos && message.find("12") != std::string::npos;
     EXPECT_TRUE(names_both_files || names_both_counts) << message;
   }
   EXPECT_FALSE(fs::exists(out));
@@ -385,8 +382,7 @@ TEST(ImportErrors, NaNInFeatures) {
   std::vector<float> values = float_values(kN * kT * kD);
   values[static_cast<std::size_t>(6 * kT * kD + 3)] = std::numeric_limits<float>::quiet_NaN();
   write_npy(in.features, npy::DType::f32, {kN, kT, kD}, values);
-  expect_import_error(violence_options(in), dir / "out.h5", {in.features.string(), "sample 6", "nan", "finite"},
-                      false);
+  expect_import_error(violence_options(in), dir / "out.h5", {in.features.string(), "sample 6", "nan", "finite"}, false);
 }
 
 TEST(ImportErrors, InfInFeatures) {

@@ -392,10 +392,10 @@ TEST(KernelsOpsBatchNorm, TrainingForwardMatchesReferenceAndBackwardMatchesFinit
 
     // nullptr gradients: each output alone gives the same values.
     Floats dx_only(size, 0.0f), dgamma_only(c, 0.0f);
-    batchnorm_backward(dx_only.data(), nullptr, nullptr, r.data(), x.data(), mean.data(), rstd.data(), gamma.data(),
+    batchnorm_backward(dx_only.data(), nullptr, nullptr, r.data(), x.data(), mean.data(), rstd.data(), gamma.data(), m,
+                       c);
+    batchnorm_backward(nullptr, dgamma_only.data(), nullptr, r.data(), x.data(), mean.data(), rstd.data(), gamma.data(),
                        m, c);
-    batchnorm_backward(nullptr, dgamma_only.data(), nullptr, r.data(), x.data(), mean.data(), rstd.data(),
-                       gamma.data(), m, c);
     expect_close(dx_only, fd_x, 1e-4, 2e-5, "dx alone");
     expect_close(dgamma_only, fd_gamma, 1e-5, 1e-5, "dgamma alone");
   }
@@ -415,8 +415,7 @@ TEST(KernelsOpsBatchNorm, RunningStatisticsFollowPyTorchAndEvalUsesThem) {
     // PyTorch: running = (1 - momentum) running + momentum * batch, with the unbiased variance.
     for (int j = 0; j < c; ++j) {
       running_mean64[j] = (1.0 - kBnMomentum) * running_mean64[j] + kBnMomentum * batch.mean[j];
-      running_var64[j] =
-          (1.0 - kBnMomentum) * running_var64[j] + kBnMomentum * batch.var[j] * m / (m - 1.0);
+      running_var64[j] = (1.0 - kBnMomentum) * running_var64[j] + kBnMomentum * batch.var[j] * m / (m - 1.0);
     }
   }
   // Two float roundings of O(1) values (one per call): 3e-7 relative.
@@ -497,8 +496,8 @@ TEST(KernelsOpsDropout, KeepsAboutOneMinusPScaledAndBackwardUsesTheSameMask) {
     dropout_forward(other.data(), x.data(), samples, per_sample, 0, seed, stream, p);
     std::size_t differ = 0;
     for (std::size_t i = 0; i < x.size(); ++i) differ += (other[i] == 0.0f) != (y[i] == 0.0f);
-    EXPECT_NEAR(static_cast<double>(differ) / x.size(), 2 * p * (1 - p), 5e-3) << "seed " << seed << " stream "
-                                                                                << stream;
+    EXPECT_NEAR(static_cast<double>(differ) / x.size(), 2 * p * (1 - p), 5e-3)
+        << "seed " << seed << " stream " << stream;
   }
 }
 
@@ -526,14 +525,14 @@ Doubles softmax64(const Doubles& logits, int batch, int classes) {
 }
 
 // Per-sample weighted loss from probabilities (B, C), in double: design.md §2's definitions.
-Doubles losses64(const Doubles& probs, const std::vector<std::int32_t>& targets, const Floats* class_weights,
-                 int batch, int classes, const LossSpec& spec) {
+Doubles losses64(const Doubles& probs, const std::vector<std::int32_t>& targets, const Floats* class_weights, int batch,
+                 int classes, const LossSpec& spec) {
   Doubles losses(batch);
   for (int i = 0; i < batch; ++i) {
     double loss = 0.0;
     for (int k = 0; k < classes; ++k) {
-      const double q = (k == targets[i] ? 1.0 - spec.label_smoothing : 0.0) +
-                       static_cast<double>(spec.label_smoothing) / classes;
+      const double q =
+          (k == targets[i] ? 1.0 - spec.label_smoothing : 0.0) + static_cast<double>(spec.label_smoothing) / classes;
       const double p = probs[i * classes + k];
       const double modulation =
           spec.kind == LossSpec::Kind::focal ? spec.focal_alpha * std::pow(1.0 - p, spec.focal_gamma) : 1.0;
@@ -593,8 +592,8 @@ TEST(KernelsOpsSoftmaxLoss, LossesMatchReferenceAndGradientsMatchFiniteDifferenc
           const float scale = 1.0f / static_cast<float>(batch);
           Doubles logits64 = widen(logits);
           const Doubles fd = finite_differences(logits64, [&] {
-            const Doubles l = losses64(softmax64(logits64, batch, classes), targets, class_weights, batch, classes,
-                                       spec);
+            const Doubles l =
+                losses64(softmax64(logits64, batch, classes), targets, class_weights, batch, classes, spec);
             double sum = 0.0;
             for (double value : l) sum += value;
             return sum * scale;

@@ -21,8 +21,13 @@ constexpr std::int64_t kFrames = 3, kDim = 5;
 
 std::filesystem::path violence_file(const TempDir& dir, std::int64_t samples, h5::Dtype dtype = h5::Dtype::f32,
                                     std::int64_t chunk = 2) {
-  data::SynthOptions options{.workload = "violence", .samples = samples, .seed = 9, .dtype = dtype,
-                             .frames = kFrames, .feature_dim = kDim, .chunk_samples = chunk};
+  data::SynthOptions options{.workload = "violence",
+                             .samples = samples,
+                             .seed = 9,
+                             .dtype = dtype,
+                             .frames = kFrames,
+                             .feature_dim = kDim,
+                             .chunk_samples = chunk};
   const auto path = dir / fmt::format("v{}_{}.h5", samples, h5::dtype_name(dtype));
   data::synthesize(options, path);
   return path;
@@ -81,7 +86,8 @@ TEST(Loader, BatchesHoldTheSamplesValues) {
         ASSERT_EQ(features.values[static_cast<std::size_t>(r * kFrames * kDim + e)],
                   block.features[static_cast<std::size_t>(sample * kFrames * kDim + e)]);
       }
-      EXPECT_EQ(batch.targets.at("labels")[static_cast<std::size_t>(r)], block.labels[static_cast<std::size_t>(sample)]);
+      EXPECT_EQ(batch.targets.at("labels")[static_cast<std::size_t>(r)],
+                block.labels[static_cast<std::size_t>(sample)]);
     }
   }
 }
@@ -90,7 +96,8 @@ TEST(Loader, Float16FilesAreWidenedExactly) {
   TempDir dir;
   const auto path = violence_file(dir, 9, h5::Dtype::f16);
   data::SynthBlock block;
-  data::generate({.workload = "violence", .samples = 9, .seed = 9, .frames = kFrames, .feature_dim = kDim}, 0, 9, block);
+  data::generate({.workload = "violence", .samples = 9, .seed = 9, .frames = kFrames, .feature_dim = kDim}, 0, 9,
+                 block);
   data::Loader loader(path, {.batch = 9, .shuffle = false, .threads = 0});
   const auto batches = epoch_batches(loader, 0);
   ASSERT_EQ(batches.size(), 1u);
@@ -128,7 +135,8 @@ TEST(Loader, ReshufflesBetweenEpochsAndRepeatsForTheSameSeed) {
   auto order = [&](std::uint64_t seed, std::int64_t epoch) {
     data::Loader loader(path, {.batch = 5, .seed = seed, .threads = 2});
     std::vector<std::int64_t> samples;
-    for (const auto& batch : epoch_batches(loader, epoch)) samples.insert(samples.end(), batch.samples.begin(), batch.samples.end());
+    for (const auto& batch : epoch_batches(loader, epoch))
+      samples.insert(samples.end(), batch.samples.begin(), batch.samples.end());
     return samples;
   };
   EXPECT_NE(order(1, 0), order(1, 1));

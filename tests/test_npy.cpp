@@ -31,7 +31,8 @@ class NpyTest : public ::testing::Test {
  protected:
   void SetUp() override {
     static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() / ("parbench_npy_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    dir_ = fs::temp_directory_path() /
+           ("parbench_npy_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -66,7 +67,8 @@ std::int64_t product(const std::vector<std::int64_t>& shape) {
 // Multiples of 1/4 in [-64, 64): exact in float16, so f16 round trips compare with ==.
 std::vector<float> test_values(std::int64_t n) {
   std::vector<float> v(static_cast<std::size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = static_cast<float>((i * 37) % 512 - 256) * 0.25f;
+  for (std::int64_t i = 0; i < n; ++i)
+    v[static_cast<std::size_t>(i)] = static_cast<float>((i * 37) % 512 - 256) * 0.25f;
   return v;
 }
 
@@ -161,7 +163,8 @@ TEST_F(NpyTest, Float16RoundTripConvertsAndKeepsBits) {
     reader.read_f16_bits(0, shape[0], bits.data());
     ASSERT_EQ(bits, halves);
     check_blocks(reader, whole, [](Reader& r, std::int64_t f, std::int64_t c, float* o) { r.read_f32(f, c, o); });
-    check_blocks(reader, bits, [](Reader& r, std::int64_t f, std::int64_t c, std::uint16_t* o) { r.read_f16_bits(f, c, o); });
+    check_blocks(reader, bits,
+                 [](Reader& r, std::int64_t f, std::int64_t c, std::uint16_t* o) { r.read_f16_bits(f, c, o); });
   }
 }
 
@@ -209,7 +212,8 @@ TEST_F(NpyTest, ReadsSpanningManyConversionBuffers) {
 TEST_F(NpyTest, IntegerLabelsRoundTrip) {
   const std::int64_t n = 13;
   std::vector<std::int32_t> expected(n);
-  for (std::int64_t i = 0; i < n; ++i) expected[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 7919) % 1000 - 3);
+  for (std::int64_t i = 0; i < n; ++i)
+    expected[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 7919) % 1000 - 3);
 
   std::vector<std::int64_t> as_i64(expected.begin(), expected.end());
   write(file("i64.npy"), DType::i64, {n}, as_i64.data());
@@ -223,7 +227,8 @@ TEST_F(NpyTest, IntegerLabelsRoundTrip) {
     std::vector<std::int32_t> whole(n, 12345);
     reader.read_i32(0, n, whole.data());
     ASSERT_EQ(whole, expected);
-    check_blocks(reader, whole, [](Reader& r, std::int64_t f, std::int64_t c, std::int32_t* o) { r.read_i32(f, c, o); });
+    check_blocks(reader, whole,
+                 [](Reader& r, std::int64_t f, std::int64_t c, std::int32_t* o) { r.read_i32(f, c, o); });
   }
 }
 
@@ -419,21 +424,16 @@ TEST_F(NpyTest, RejectsObjectArrays) {
 TEST_F(NpyTest, RejectsOtherDtypes) {
   const std::vector<char> data(256, 0);
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"'<c8'", "complex"},
-      {"'<U10'", "unicode string"},
-      {"'|S4'", "byte string"},
-      {"'<M8[ns]'", "datetime"},
-      {"'<m8[s]'", "timedelta"},
-      {"'|V8'", "void"},
-      {"'<f16'", "unsupported"},
-      {"'<i3'", "unsupported"},
-      {"[('x', '<f4'), ('y', '<i4')]", "structured"},
+      {"'<c8'", "complex"},      {"'<U10'", "unicode string"}, {"'|S4'", "byte string"},
+      {"'<M8[ns]'", "datetime"}, {"'<m8[s]'", "timedelta"},    {"'|V8'", "void"},
+      {"'<f16'", "unsupported"}, {"'<i3'", "unsupported"},     {"[('x', '<f4'), ('y', '<i4')]", "structured"},
       {"''", "unsupported"},
   };
   for (std::size_t k = 0; k < cases.size(); ++k) {
     SCOPED_TRACE(cases[k].first);
     const fs::path path = file("dtype" + std::to_string(k) + ".npy");
-    write_raw(path, "{'descr': " + cases[k].first + ", 'fortran_order': False, 'shape': (2,), }\n", data.data(), data.size());
+    write_raw(path, "{'descr': " + cases[k].first + ", 'fortran_order': False, 'shape': (2,), }\n", data.data(),
+              data.size());
     expect_error([&] { read_header(path); }, path, cases[k].second);
   }
 }

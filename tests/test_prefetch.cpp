@@ -218,8 +218,7 @@ TEST(Prefetch, EarlyDestructionDoesNotHang) {
     }));
     // Destroyed after a failure.
     ASSERT_TRUE(finishes_within(5s, [threads] {
-      OrderedPrefetcher<int> prefetcher([](std::int64_t) -> int { throw std::runtime_error("boom"); }, 100,
-                                        threads, 2);
+      OrderedPrefetcher<int> prefetcher([](std::int64_t) -> int { throw std::runtime_error("boom"); }, 100, threads, 2);
       EXPECT_THROW(prefetcher.next(), std::runtime_error);
     }));
   }

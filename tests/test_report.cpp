@@ -34,9 +34,9 @@ using results::StrategySeries;
 // One iteration entry as Google Benchmark 1.7.1 writes it; `counters` are merged in at the top level.
 json iteration(const std::string& name, double real_time, const std::string& unit = "ms",
                json counters = json::object()) {
-  json e = {{"name", name},         {"run_name", name},       {"run_type", "iteration"}, {"repetitions", 1},
-            {"repetition_index", 0}, {"iterations", 10},       {"real_time", real_time},  {"cpu_time", real_time},
-            {"time_unit", unit}};
+  json e = {{"name", name},           {"run_name", name},      {"run_type", "iteration"},
+            {"repetitions", 1},       {"repetition_index", 0}, {"iterations", 10},
+            {"real_time", real_time}, {"cpu_time", real_time}, {"time_unit", unit}};
   for (const auto& [key, value] : counters.items()) e[key] = value;
   return e;
 }
@@ -71,9 +71,14 @@ std::string read(const std::filesystem::path& path) {
 
 // serial T(1) = 200; thread_pool T(1) = 100, T(2) = 60 (reps 58, 60, 70), T(4) = 40; global batch 64.
 std::vector<json> strong_entries() {
-  const json counters = {{"comm_ms", 6.0},        {"exposed_comm_ms", 3.0},       {"memory_per_worker_MB", 12.5},
-                         {"model_state_MB", 4.25}, {"predicted_model_state_MB", 4.0}, {"oversubscribed", 0},
-                         {"gflops", 123.0},        {"pct_peak", 61.0}};
+  const json counters = {{"comm_ms", 6.0},
+                         {"exposed_comm_ms", 3.0},
+                         {"memory_per_worker_MB", 12.5},
+                         {"model_state_MB", 4.25},
+                         {"predicted_model_state_MB", 4.0},
+                         {"oversubscribed", 0},
+                         {"gflops", 123.0},
+                         {"pct_peak", 61.0}};
   const std::string tp = "step/violence/thread_pool/workers:{}/batch:64/manual_time";
   return {iteration("step/violence/serial/workers:1/batch:64/manual_time", 200),
           iteration(fmt::format(fmt::runtime(tp), 1), 90),
@@ -202,9 +207,9 @@ TEST(ReportBuild, BestStrategySaysWhenTheRankingIsWithinTheSpread) {
 
 TEST(ReportBuild, WeakScalingUsesThePerWorkerBatch) {
   const ScalingReport r = build_report({{"w.json", file_json({
-      iteration("step/violence/dp/workers:1/batch_per_worker:8", 100),
-      iteration("step/violence/dp/workers:4/batch_per_worker:8", 125),
-  })}});
+                                                       iteration("step/violence/dp/workers:1/batch_per_worker:8", 100),
+                                                       iteration("step/violence/dp/workers:4/batch_per_worker:8", 125),
+                                                   })}});
   const auto& dp = find_series(r, "dp", "weak");
   EXPECT_EQ(dp.batch, 8);
   const auto& four = at(dp, 4);
@@ -215,9 +220,9 @@ TEST(ReportBuild, WeakScalingUsesThePerWorkerBatch) {
 
 TEST(ReportBuild, GroupWithoutOneWorkerRun) {
   const ScalingReport r = build_report({{"n.json", file_json({
-      iteration("step/violence/ddp/workers:2/batch:64", 50),
-      iteration("step/violence/ddp/workers:4/batch:64", 30),
-  })}});
+                                                       iteration("step/violence/ddp/workers:2/batch:64", 50),
+                                                       iteration("step/violence/ddp/workers:4/batch:64", 30),
+                                                   })}});
   const auto& ddp = find_series(r, "ddp");
   EXPECT_FALSE(at(ddp, 2).speedup);
   EXPECT_FALSE(at(ddp, 4).efficiency);
@@ -295,13 +300,14 @@ TEST(ReportBuild, ErrorsNanAndForeignBenchmarksAreSkippedWithReasons) {
 }
 
 TEST(ReportBuild, CollectivesFromCountersOrFromTimeAndBytes) {
-  const ScalingReport r = build_report({{"c.json", file_json({
-      // No counters: algbw = 1 MiB / 1 ms, busbw = algbw * 2 (4-1)/4.
-      iteration("all_reduce/local/ranks:4/bytes:1048576/manual_time/threads:4", 1000, "us"),
-      iteration("all_gather/mpi/ranks:2/bytes:4096/manual_time", 2, "us",
-                {{"bytes", 4096}, {"algbw_GBps", 2.0}, {"busbw_GBps", 1.0}}),
-      iteration("all_reduce/mpi_raw/ranks:2/bytes:4096/manual_time", 1, "us"),
-  })}});
+  const ScalingReport r = build_report(
+      {{"c.json", file_json({
+                      // No counters: algbw = 1 MiB / 1 ms, busbw = algbw * 2 (4-1)/4.
+                      iteration("all_reduce/local/ranks:4/bytes:1048576/manual_time/threads:4", 1000, "us"),
+                      iteration("all_gather/mpi/ranks:2/bytes:4096/manual_time", 2, "us",
+                                {{"bytes", 4096}, {"algbw_GBps", 2.0}, {"busbw_GBps", 1.0}}),
+                      iteration("all_reduce/mpi_raw/ranks:2/bytes:4096/manual_time", 1, "us"),
+                  })}});
   ASSERT_EQ(r.collectives.size(), 3u);
   EXPECT_TRUE(r.skipped.empty());
   const auto& gather = r.collectives[0];
@@ -403,7 +409,8 @@ TEST(ReportCli, MissingPlotScriptIsAnErrorAfterTheTables) {
             std::string::npos)
       << r.output;
   const std::string md = read(dir / "out" / "report.md");
-  EXPECT_NE(md.find("| thread_pool | 4 | 40.0 [40.0-40.0] | 1600 | n/a | 2.50 | 62% | 0.200 | 5.00 |"), std::string::npos)
+  EXPECT_NE(md.find("| thread_pool | 4 | 40.0 [40.0-40.0] | 1600 | n/a | 2.50 | 62% | 0.200 | 5.00 |"),
+            std::string::npos)
       << md;
   EXPECT_EQ(md.find("![speedup"), std::string::npos);
 }

@@ -40,8 +40,8 @@ void check_sharding(std::int64_t n, int world, std::uint64_t seed, std::int64_t 
 
   std::map<std::int64_t, int> seen;  // index -> occurrences over all ranks
   for (int rank = 0; rank < world; ++rank) {
-    const Indices indices = rank_indices({.samples = n, .rank = rank, .world = world, .seed = seed, .shuffle = shuffle},
-                                         epoch);
+    const Indices indices =
+        rank_indices({.samples = n, .rank = rank, .world = world, .seed = seed, .shuffle = shuffle}, epoch);
     EXPECT_EQ(static_cast<std::int64_t>(indices.size()), per_rank) << "rank " << rank;
     EXPECT_EQ(std::set<std::int64_t>(indices.begin(), indices.end()).size(), indices.size())
         << "an index repeats within rank " << rank;

@@ -24,8 +24,8 @@ struct FakeDataset {
 };
 
 // Writes a split at the root with the given datasets and the standard attributes.
-std::filesystem::path write_file(const TempDir& dir, const std::string& workload, const std::vector<FakeDataset>& datasets,
-                                 bool attributes = true) {
+std::filesystem::path write_file(const TempDir& dir, const std::string& workload,
+                                 const std::vector<FakeDataset>& datasets, bool attributes = true) {
   const auto path = dir / "bad.h5";
   h5::File file = h5::create(path);
   h5::Group root = h5::open_group(file.get(), "/");
@@ -43,7 +43,8 @@ std::filesystem::path write_file(const TempDir& dir, const std::string& workload
                  : d.dtype == h5::Dtype::i64 ? H5T_STD_I64LE
                  : d.dtype == h5::Dtype::i32 ? H5T_STD_I32LE
                                              : H5T_IEEE_F32LE;
-    h5::Dataset dataset{H5Dcreate2(root.get(), d.name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)};
+    h5::Dataset dataset{
+        H5Dcreate2(root.get(), d.name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)};
     if (elements > 0) H5Dwrite(dataset.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
   }
   return path;
@@ -180,14 +181,16 @@ TEST(Schema, FindSplits) {
   EXPECT_EQ(data::find_splits(file.get()), (std::vector<std::string>{"/test", "/train", "/val"}));
   EXPECT_EQ(data::validate_split(file.get(), "/train", {}).samples, 8);
   EXPECT_EQ(data::validate_split(file.get(), "/val", {}).samples, 1);
-  EXPECT_MESSAGE([&] {
-    try {
-      data::validate_split(file.get(), "/holdout", {});
-    } catch (const parbench::Error& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  }(), "no group /holdout");
+  EXPECT_MESSAGE(
+      [&] {
+        try {
+          data::validate_split(file.get(), "/holdout", {});
+        } catch (const parbench::Error& e) {
+          return std::string(e.what());
+        }
+        return std::string();
+      }(),
+      "no group /holdout");
 }
 
 }  // namespace

@@ -76,11 +76,13 @@ TEST_P(InProcessStrategy, DeterministicRunsRepeatBitwise) {
 
 TEST_P(InProcessStrategy, ClearErrorsForBadWorkerCounts) {
   const std::string name = GetParam();
-  EXPECT_NE(test::error_of([&] { strategies::make_strategy(name, small_options("violence", kBatch + 1, kBatch)); })
-                .find("cannot be split over 8 workers"),
+  EXPECT_NE(test::error_of([&] {
+              strategies::make_strategy(name, small_options("violence", kBatch + 1, kBatch));
+            }).find("cannot be split over 8 workers"),
             std::string::npos);
-  EXPECT_NE(test::error_of([&] { strategies::make_strategy(name, small_options("violence", 0, kBatch)); })
-                .find("--workers must be at least 1"),
+  EXPECT_NE(test::error_of([&] {
+              strategies::make_strategy(name, small_options("violence", 0, kBatch));
+            }).find("--workers must be at least 1"),
             std::string::npos);
   // A step whose batch has fewer rows than workers.
   auto strategy = strategies::make_strategy(name, small_options("violence", 4, kBatch));

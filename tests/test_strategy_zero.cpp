@@ -63,8 +63,8 @@ TEST_P(ZeroMatchesSerial, AfterThreeAdamStepsOnUnevenBatches) {
   StrategyOptions options = zero_options(workload, stage, workers, hybrid);
   options.optimizer.eps = test::kCompareEps;
   const test::RunResult run = run_steps("zero", options, kBatch, kSteps);
-  test::expect_close_to_serial("zero stage " + std::to_string(stage) + " " + workload + " N=" +
-                                   std::to_string(workers) + " hybrid " + std::to_string(hybrid),
+  test::expect_close_to_serial("zero stage " + std::to_string(stage) + " " + workload +
+                                   " N=" + std::to_string(workers) + " hybrid " + std::to_string(hybrid),
                                run.state, serial.state, initial);
   test::expect_steps_close_to_serial(run.steps, serial.steps, kBatch);
 }
@@ -98,7 +98,8 @@ TEST(Zero, StagesShareTheArithmetic) {
       }
       for (const int stage : {2, 3}) {
         SCOPED_TRACE(testing::Message() << "stage " << stage);
-        expect_bitwise_equal(run_steps("zero", zero_options(workload, stage, workers, 0), kBatch, kSteps).state, stage1);
+        expect_bitwise_equal(run_steps("zero", zero_options(workload, stage, workers, 0), kBatch, kSteps).state,
+                             stage1);
       }
     }
   }

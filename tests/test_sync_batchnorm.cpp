@@ -62,8 +62,8 @@ TEST(SyncBatchNorm, ReplicasWithUnevenRowsEqualOneBatchNorm) {
     for (float& value : *v) value = u(rng);
 
   // The whole batch at once.
-  Floats y(x.size()), mean(c), rstd(c), running_mean(c, 0.0f), running_var(c, 1.0f), dx(x.size(), 0.0f), dgamma(c, 0.0f),
-      dbeta(c, 0.0f);
+  Floats y(x.size()), mean(c), rstd(c), running_mean(c, 0.0f), running_var(c, 1.0f), dx(x.size(), 0.0f),
+      dgamma(c, 0.0f), dbeta(c, 0.0f);
   batchnorm_forward_train(y.data(), mean.data(), rstd.data(), running_mean.data(), running_var.data(), x.data(),
                           gamma.data(), beta.data(), m, c, 1e-5f, 0.1f);
   batchnorm_backward(dx.data(), dgamma.data(), dbeta.data(), dy.data(), x.data(), mean.data(), rstd.data(),

@@ -32,9 +32,9 @@ TEST(Synth, SamplesDoNotDependOnBlocking) {
     other.seed = 8;
     data::SynthBlock different;
     data::generate(other, 0, 12, different);
-    EXPECT_NE(different.labels == whole.labels && different.features == whole.features &&
-                  different.visual == whole.visual,
-              true);
+    EXPECT_NE(
+        different.labels == whole.labels && different.features == whole.features && different.visual == whole.visual,
+        true);
   }
 }
 
@@ -59,9 +59,9 @@ TEST(Synth, FileDoesNotDependOnChunking) {
 TEST(Synth, ClassBalanceFollowsTheOption) {
   for (double fraction : {0.22, 0.5}) {
     data::SynthBlock block;
-    data::generate({.workload = "violence", .samples = 4000, .positive_fraction = fraction, .frames = 1,
-                    .feature_dim = 1},
-                   0, 4000, block);
+    data::generate(
+        {.workload = "violence", .samples = 4000, .positive_fraction = fraction, .frames = 1, .feature_dim = 1}, 0,
+        4000, block);
     const double positives = static_cast<double>(std::count(block.labels.begin(), block.labels.end(), 1));
     EXPECT_NEAR(positives / 4000.0, fraction, 0.03);
   }
@@ -99,7 +99,8 @@ double centroid_accuracy(const std::vector<std::vector<double>>& train_x, const 
     double best_distance = INFINITY;
     for (int k = 0; k < classes; ++k) {
       double distance = 0;
-      for (std::size_t d = 0; d < dims; ++d) distance += std::pow(test_x[i][d] - centroid[static_cast<std::size_t>(k)][d], 2);
+      for (std::size_t d = 0; d < dims; ++d)
+        distance += std::pow(test_x[i][d] - centroid[static_cast<std::size_t>(k)][d], 2);
       if (distance < best_distance) {
         best_distance = distance;
         best = k;
@@ -116,8 +117,12 @@ double prior_accuracy(const std::vector<int>& test_y, int majority) {
 
 TEST(Synth, ViolenceIsLearnableFromTemporalPatterns) {
   const std::int64_t frames = 20, dim = 256, n = 600;
-  data::SynthOptions options{.workload = "violence", .samples = n, .seed = 11, .positive_fraction = 0.22,
-                             .frames = frames, .feature_dim = dim};
+  data::SynthOptions options{.workload = "violence",
+                             .samples = n,
+                             .seed = 11,
+                             .positive_fraction = 0.22,
+                             .frames = frames,
+                             .feature_dim = dim};
   data::SynthBlock block;
   data::generate(options, 0, n, block);
   // Per feature: mean over time and mean absolute frame-to-frame change (how fast it moves).

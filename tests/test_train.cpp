@@ -15,8 +15,12 @@ using namespace parbench;
 using parbench::test::TempDir;
 
 std::filesystem::path violence_data(const TempDir& dir, std::int64_t samples, double balance = 0.5) {
-  data::SynthOptions options{.workload = "violence", .samples = samples, .seed = 4, .positive_fraction = balance,
-                             .frames = 8, .feature_dim = 64};
+  data::SynthOptions options{.workload = "violence",
+                             .samples = samples,
+                             .seed = 4,
+                             .positive_fraction = balance,
+                             .frames = 8,
+                             .feature_dim = 64};
   options.splits = data::parse_splits("train,val");
   data::synthesize(options, dir / "violence.h5");
   return dir / "violence.h5";

@@ -96,9 +96,7 @@ TEST_P(TrainsLikeSerial, SameValidationAccuracy) {
 INSTANTIATE_TEST_SUITE_P(Strategies, TrainsLikeSerial,
                          ::testing::Combine(::testing::Values("violence", "shoplifting"),
                                             ::testing::Values("thread_pool", "task_graph", "dp", "ddp", "zero")),
-                         [](const auto& info) {
-                           return std::get<0>(info.param) + "_" + std::get<1>(info.param);
-                         });
+                         [](const auto& info) { return std::get<0>(info.param) + "_" + std::get<1>(info.param); });
 
 TEST(TrainTrace, OneTrackPerWorkerInAChromeTrace) {
   TempDir dir;

@@ -38,11 +38,11 @@ const char* isa_name(dnnl_cpu_isa_t isa) {
 
 }  // namespace
 
-void sgemm(float* c, int ldc, const float* a, int lda, const float* b, int ldb, int m, int n, int k, Trans ta,
-           Trans tb, float alpha, float beta) {
+void sgemm(float* c, int ldc, const float* a, int lda, const float* b, int ldb, int m, int n, int k, Trans ta, Trans tb,
+           float alpha, float beta) {
   if (omp_get_max_threads() != t_threads) omp_set_num_threads(t_threads);
-  const dnnl_status_t status = dnnl_sgemm(ta == Trans::yes ? 'T' : 'N', tb == Trans::yes ? 'T' : 'N', m, n, k, alpha,
-                                          a, lda, b, ldb, beta, c, ldc);
+  const dnnl_status_t status = dnnl_sgemm(ta == Trans::yes ? 'T' : 'N', tb == Trans::yes ? 'T' : 'N', m, n, k, alpha, a,
+                                          lda, b, ldb, beta, c, ldc);
   PB_CHECK(status == dnnl_success, "dnnl_sgemm m={} n={} k={} lda={} ldb={} ldc={}: status {}", m, n, k, lda, ldb, ldc,
            static_cast<int>(status));
 }
@@ -53,8 +53,8 @@ int blas_threads() { return t_threads; }
 
 std::string blas_description() {
   const dnnl_version_t* version = dnnl_version();
-  return fmt::format("oneDNN {}.{}.{} dnnl_sgemm, isa {}, {} thread(s)", version->major, version->minor,
-                     version->patch, isa_name(dnnl_get_effective_cpu_isa()), t_threads);
+  return fmt::format("oneDNN {}.{}.{} dnnl_sgemm, isa {}, {} thread(s)", version->major, version->minor, version->patch,
+                     isa_name(dnnl_get_effective_cpu_isa()), t_threads);
 }
 
 }  // namespace parbench::kernels::cpu

@@ -9,8 +9,8 @@
 namespace parbench::kernels::cpu {
 
 // c (m, n) = alpha * op(a) op(b) + beta * c, row-major with leading dimensions (as Backend::gemm).
-void sgemm(float* c, int ldc, const float* a, int lda, const float* b, int ldb, int m, int n, int k, Trans ta,
-           Trans tb, float alpha, float beta);
+void sgemm(float* c, int ldc, const float* a, int lda, const float* b, int ldb, int m, int n, int k, Trans ta, Trans tb,
+           float alpha, float beta);
 
 // Threads the GEMMs of the CALLING thread use (a thread-local setting; new threads start at 1).
 void set_blas_threads(int threads);

@@ -27,7 +27,9 @@ class CpuBackend final : public Backend {
 
   std::string_view name() const override { return "cpu"; }
   bool supports(Precision precision) const override { return precision == Precision::fp32; }
-  std::string describe() const override { return fmt::format("cpu, {} thread(s); {}", threads_, cpu::blas_description()); }
+  std::string describe() const override {
+    return fmt::format("cpu, {} thread(s); {}", threads_, cpu::blas_description());
+  }
 
   bool host_memory() const override { return true; }
   float* alloc(std::size_t count) override {
@@ -79,7 +81,8 @@ class CpuBackend final : public Backend {
     std::vector<double> partial(static_cast<std::size_t>(parts), 0.0);
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
     for (int part = 0; part < parts; ++part) {
-      const std::size_t begin = n * static_cast<std::size_t>(part) / parts, end = n * static_cast<std::size_t>(part + 1) / parts;
+      const std::size_t begin = n * static_cast<std::size_t>(part) / parts,
+                        end = n * static_cast<std::size_t>(part + 1) / parts;
       partial[static_cast<std::size_t>(part)] = cpu::sum_squares(x + begin, end - begin);
     }
     double total = 0;
@@ -169,8 +172,8 @@ class CpuBackend final : public Backend {
     cpu::loss_backward(dlogits, probs, targets, class_weights, batch, classes, spec, scale);
   }
 
-  void adam_step(float* param, float* m, float* v, const float* grad, std::size_t n, float lr, float beta1,
-                 float beta2, float eps, std::int64_t step) override {
+  void adam_step(float* param, float* m, float* v, const float* grad, std::size_t n, float lr, float beta1, float beta2,
+                 float eps, std::int64_t step) override {
     split(n, [&](std::size_t b, std::size_t e) {
       cpu::adam_step(param + b, m + b, v + b, grad + b, e - b, lr, beta1, beta2, eps, step);
     });

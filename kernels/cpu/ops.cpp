@@ -147,15 +147,15 @@ void attention_backward(float* dh, float* dw, float* db, float* dv, float* works
                         const AttentionShape& shape) {
   const int steps = shape.steps, features = shape.features, attention = shape.attention;
   const int rows = shape.batch * steps;
-  float* dz = workspace;                                          // (B*T, A)
+  float* dz = workspace;                                               // (B*T, A)
   float* ds = workspace + static_cast<std::size_t>(rows) * attention;  // (B*T)
 
   // context = sum_t alpha_t h_t: dalpha_t = dcontext . h_t, and h_t receives alpha_t dcontext.
   // Softmax: ds_t = alpha_t (dalpha_t - sum_t' alpha_t' dalpha_t').
   for (int s = 0; s < shape.batch; ++s) {
     const float* dcontext_s = dcontext + static_cast<std::size_t>(s) * features;  // (D)
-    const float* alpha_s = alpha + static_cast<std::size_t>(s) * steps;            // (T)
-    float* ds_s = ds + static_cast<std::size_t>(s) * steps;                        // (T)
+    const float* alpha_s = alpha + static_cast<std::size_t>(s) * steps;           // (T)
+    float* ds_s = ds + static_cast<std::size_t>(s) * steps;                       // (T)
     double weighted = 0.0;
     for (int t = 0; t < steps; ++t) {
       const std::size_t row = static_cast<std::size_t>(s) * steps + t;
@@ -226,9 +226,10 @@ void batchnorm_forward_train(float* y, float* mean, float* rstd, float* running_
   sum_across(across, sums);
   const double rows = sums[static_cast<std::size_t>(c)];
   if (rows < 2)
-    raise("BatchNorm in training mode needs more than one value per channel (got {} rows of {} channels): "
-          "use a larger batch or per-worker shard",
-          rows, c);
+    raise(
+        "BatchNorm in training mode needs more than one value per channel (got {} rows of {} channels): "
+        "use a larger batch or per-worker shard",
+        rows, c);
   std::vector<double> mu(static_cast<std::size_t>(c));
   for (int j = 0; j < c; ++j) mu[j] = sums[j] / rows;
   std::vector<float> squares(static_cast<std::size_t>(c));
@@ -314,13 +315,17 @@ void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
 
 // One row of dropout; cloned for AVX-512 and AVX2 because the portable build targets SSE2, which
 // has no 32-bit vector multiply for the mask hash.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void dropout_row(
-    float* __restrict y, const float* __restrict x, std::uint32_t key, int n, float p, float keep_scale) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void dropout_row(float* __restrict y,
+                                                                              const float* __restrict x,
+                                                                              std::uint32_t key, int n, float p,
+                                                                              float keep_scale) {
   for (int e = 0; e < n; ++e) y[e] = dropout_keep(key, static_cast<std::uint32_t>(e), p) ? x[e] * keep_scale : 0.0f;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void dropout_row_backward(
-    float* __restrict dx, const float* __restrict dy, std::uint32_t key, int n, float p, float keep_scale) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void dropout_row_backward(float* __restrict dx,
+                                                                                       const float* __restrict dy,
+                                                                                       std::uint32_t key, int n,
+                                                                                       float p, float keep_scale) {
   for (int e = 0; e < n; ++e) dx[e] += dropout_keep(key, static_cast<std::uint32_t>(e), p) ? dy[e] * keep_scale : 0.0f;
 }
 
@@ -354,8 +359,8 @@ void softmax_forward(float* probs, const float* logits, int batch, int classes) 
   }
 }
 
-void loss_forward(float* losses, const float* probs, const std::int32_t* targets, const float* class_weights,
-                  int batch, int classes, const LossSpec& spec) {
+void loss_forward(float* losses, const float* probs, const std::int32_t* targets, const float* class_weights, int batch,
+                  int classes, const LossSpec& spec) {
   const bool focal = spec.kind == LossSpec::Kind::focal;
   for (int i = 0; i < batch; ++i) {
     const int target = targets[i];

@@ -11,7 +11,7 @@
 namespace parbench::kernels::cpu {
 
 // ---- BLAS-like --------------------------------------------------------------------------------
-void add_bias(float* y, const float* bias, int m, int n);        // y (m, n) += bias (n) per row
+void add_bias(float* y, const float* bias, int m, int n);         // y (m, n) += bias (n) per row
 void bias_backward(float* dbias, const float* dy, int m, int n);  // dbias (n) += column sums of dy (m, n)
 void fill(float* x, float value, std::size_t n);                  // x (n) = value
 void scale(float* x, float alpha, std::size_t n);                 // x (n) *= alpha
@@ -68,8 +68,8 @@ void softmax_forward(float* probs, const float* logits, int batch, int classes);
 // losses (B) = per-sample loss * class_weights[target]; probs (B, C), targets (B) in [0, C),
 // class_weights (C) or nullptr. log p is taken of max(p, 1e-12) so a saturated softmax gives a
 // large finite loss instead of inf.
-void loss_forward(float* losses, const float* probs, const std::int32_t* targets, const float* class_weights,
-                  int batch, int classes, const LossSpec& spec);
+void loss_forward(float* losses, const float* probs, const std::int32_t* targets, const float* class_weights, int batch,
+                  int classes, const LossSpec& spec);
 // dlogits (B, C) += scale * d(weighted loss)/d logits, through the softmax that made probs (B, C).
 void loss_backward(float* dlogits, const float* probs, const std::int32_t* targets, const float* class_weights,
                    int batch, int classes, const LossSpec& spec, float scale);
