@@ -1,0 +1,42 @@
+// The CUDA backend's hand-written ops: one launch function per Backend op, same parameters in the
+// same order as kernels/cpu/ops.h plus the stream they run on, so the backend only forwards and
+// tests call them directly (under the emulation, on CPU threads). Pointers are device memory.
+// Conventions are kernels/backend.h's: outputs first; forward outputs overwrite; gradients +=.
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/cuda/runtime.h"
+
+namespace parbench::kernels::cuda {
+inline namespace PB_CUDA_VARIANT {
+
+// ---- BLAS-like (blas.cu) ------------------------------------------------------------------------
+void fill(float* x, float value, std::size_t n, cudaStream_t stream);                  // x (n) = value
+void scale(float* x, float alpha, std::size_t n, cudaStream_t stream);                 // x (n) *= alpha
+void axpy(float* y, float alpha, const float* x, std::size_t n, cudaStream_t stream);  // y (n) += alpha * x (n)
+void add_bias(float* y, const float* bias, int m, int n, cudaStream_t stream);         // y (m, n) += bias (n)
+void bias_backward(float* dbias, const float* dy, int m, int n, cudaStream_t stream);  // dbias (n) += col sums
+
+// ---- sum of squares (reduce.cu) -----------------------------------------------------------------
+// Doubles of device scratch sum_squares needs.
+std::size_t sum_squares_workspace_size();
+// sum of x (n)^2 accumulated in double, in a fixed order that depends only on n (bitwise the same
+// on every call); workspace: sum_squares_workspace_size() doubles of device memory. Returns to the
+// host: synchronises the stream.
+double sum_squares(const float* x, std::size_t n, double* workspace, cudaStream_t stream);
+
+// ---- activations (activations.cu): y (n) = f(x (n)), in place allowed; dx (n) += dy (n) * f'(y) --
+void relu_forward(float* y, const float* x, std::size_t n, cudaStream_t stream);
+void relu_backward(float* dx, const float* dy, const float* y, std::size_t n, cudaStream_t stream);
+void tanh_forward(float* y, const float* x, std::size_t n, cudaStream_t stream);
+void tanh_backward(float* dx, const float* dy, const float* y, std::size_t n, cudaStream_t stream);
+void sigmoid_forward(float* y, const float* x, std::size_t n, cudaStream_t stream);
+void sigmoid_backward(float* dx, const float* dy, const float* y, std::size_t n, cudaStream_t stream);
+
+// ---- softmax (softmax.cu) -----------------------------------------------------------------------
+// probs (B, C) = softmax of each row of logits (B, C); in place allowed.
+void softmax_forward(float* probs, const float* logits, int batch, int classes, cudaStream_t stream);
+
+}  // namespace PB_CUDA_VARIANT
+}  // namespace parbench::kernels::cuda

@@ -1,0 +1,196 @@
+// The CUDA backend's hand-written kernels (kernels/cuda/*.cu) under the launch emulation, against
+// the cpu backend's op on the same input, at sizes 1, 3, 17, 33 and sizes that are not a multiple
+// of the block size (1000 for the 256-thread element-wise blocks; 300007 passes the 1024-block grid
+// cap, so the grid-stride loops take several turns). Tolerances are those a GPU needs, so that the
+// same comparisons can run on a device: under the emulation g++ compiles the same arithmetic as
+// the CPU backend, and most comparisons are exact there.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "cuda_emu_util.h"
+#include "kernels/backend.h"
+#include "kernels/cuda/ops.h"
+
+namespace parbench::kernels::cuda {
+namespace {
+
+using test::DeviceArray;
+
+constexpr std::size_t kSizes[] = {1, 3, 17, 33, 1000};
+constexpr std::size_t kLargeSize = 300007;  // > 1024 blocks x 256 threads: grid-stride turns
+// One ulp of a float relative to its magnitude (2^-23).
+constexpr double kUlp = 1.1920928955078125e-07;
+
+std::vector<float> random_vector(std::size_t n, float low, float high, unsigned seed) {
+  std::mt19937 generator(seed);
+  std::uniform_real_distribution<float> uniform(low, high);
+  std::vector<float> v(n);
+  for (auto& x : v) x = uniform(generator);
+  return v;
+}
+
+class CudaOps : public testing::Test {
+ protected:
+  std::unique_ptr<Backend> cpu = make_backend("cpu");
+};
+
+TEST_F(CudaOps, FillScaleAxpyMatchCpu) {
+  for (const std::size_t n : {kSizes[0], kSizes[1], kSizes[2], kSizes[3], kSizes[4], kLargeSize}) {
+    const auto x = random_vector(n, -3.0f, 3.0f, 1);
+    const auto y0 = random_vector(n, -3.0f, 3.0f, 2);
+    DeviceArray<float> dx(x), dy(y0);
+
+    fill(dy.get(), 0.25f, n, nullptr);
+    for (const float v : dy.download()) ASSERT_EQ(v, 0.25f) << "fill, n = " << n;
+
+    // scale: one rounded multiply on both: exact.
+    std::vector<float> expected = x;
+    cpu->scale(expected.data(), -1.7f, n);
+    scale(dx.get(), -1.7f, n, nullptr);
+    EXPECT_EQ(dx.download(), expected) << "scale, n = " << n;
+
+    // axpy: nvcc contracts y + alpha * x to one fma (one rounding instead of two), so a GPU may
+    // differ by an ulp of the terms' magnitude; the emulation is exact.
+    dx.upload(x);
+    dy.upload(y0);
+    expected = y0;
+    cpu->axpy(expected.data(), 0.3f, x.data(), n);
+    axpy(dy.get(), 0.3f, dx.get(), n, nullptr);
+    const auto y = dy.download();
+    for (std::size_t i = 0; i < n; ++i)
+      ASSERT_NEAR(y[i], expected[i], kUlp * (std::fabs(y0[i]) + std::fabs(0.3f * x[i]))) << "axpy, n = " << n;
+  }
+}
+
+TEST_F(CudaOps, BiasAddAndBiasBackwardMatchCpu) {
+  // (m, n) shapes: odd sizes, a column count that is not a multiple of the 32-column block and a
+  // row count that is not a multiple of the 8 row lanes.
+  const std::pair<int, int> shapes[] = {{1, 1}, {3, 17}, {17, 3}, {33, 33}, {1000, 3}, {7, 1000}};
+  for (const auto& [m, n] : shapes) {
+    const auto size = static_cast<std::size_t>(m) * static_cast<std::size_t>(n);
+    const auto y0 = random_vector(size, -2.0f, 2.0f, 3);
+    const auto bias = random_vector(static_cast<std::size_t>(n), -1.0f, 1.0f, 4);
+    DeviceArray<float> dy(y0), dbias(bias);
+
+    // add_bias: one rounded add on both: exact.
+    std::vector<float> expected = y0;
+    cpu->add_bias(expected.data(), bias.data(), m, n);
+    add_bias(dy.get(), dbias.get(), m, n, nullptr);
+    EXPECT_EQ(dy.download(), expected) << "add_bias " << m << "x" << n;
+
+    // bias_backward: both sum in double, in different orders (rows by 8 lanes here, in sequence on
+    // the CPU); the double sums differ in the last bits at most, which can move the float result by
+    // one ulp, and the += into dbias adds one rounding: 2 ulps of the terms' magnitude.
+    dy.upload(y0);
+    std::vector<float> grad = bias;  // dbias accumulates: start from non-zero values
+    cpu->bias_backward(grad.data(), y0.data(), m, n);
+    bias_backward(dbias.get(), dy.get(), m, n, nullptr);
+    const auto got = dbias.download();
+    for (int j = 0; j < n; ++j) {
+      double magnitude = std::fabs(bias[static_cast<std::size_t>(j)]);
+      for (int i = 0; i < m; ++i) magnitude += std::fabs(y0[static_cast<std::size_t>(i) * n + j]);
+      ASSERT_NEAR(got[static_cast<std::size_t>(j)], grad[static_cast<std::size_t>(j)], 2 * kUlp * magnitude)
+          << "bias_backward " << m << "x" << n << " column " << j;
+    }
+  }
+}
+
+TEST_F(CudaOps, SumSquaresMatchesCpuAndIsDeterministic) {
+  DeviceArray<double> workspace(sum_squares_workspace_size());
+  for (const std::size_t n : {kSizes[0], kSizes[1], kSizes[2], kSizes[3], kSizes[4], std::size_t{65537}, kLargeSize}) {
+    const auto x = random_vector(n, -2.0f, 2.0f, 5);
+    DeviceArray<float> dx(x);
+    const double expected = cpu->sum_squares(x.data(), n);
+    const double got = sum_squares(dx.get(), n, workspace.get(), nullptr);
+    // Both accumulate in double, in different orders: the classic bound for a sum of n positive
+    // terms is n * 2^-53 relative, 3.4e-11 at n = 300007; 1e-10 covers it.
+    EXPECT_NEAR(got, expected, 1e-10 * expected) << "n = " << n;
+    // Deterministic: the order of additions depends only on n.
+    EXPECT_EQ(sum_squares(dx.get(), n, workspace.get(), nullptr), got) << "n = " << n;
+  }
+}
+
+TEST_F(CudaOps, ActivationsMatchCpu) {
+  for (const std::size_t n : {kSizes[0], kSizes[1], kSizes[2], kSizes[3], kSizes[4]}) {
+    const auto x = random_vector(n, -6.0f, 6.0f, 6);
+    const auto dy = random_vector(n, -1.0f, 1.0f, 7);
+    const auto dx0 = random_vector(n, -1.0f, 1.0f, 8);
+    DeviceArray<float> d_x(x), d_y(n), d_dy(dy), d_dx(n);
+
+    struct Activation {
+      const char* name;
+      void (Backend::*cpu_forward)(float*, const float*, std::size_t);
+      void (Backend::*cpu_backward)(float*, const float*, const float*, std::size_t);
+      void (*forward)(float*, const float*, std::size_t, cudaStream_t);
+      void (*backward)(float*, const float*, const float*, std::size_t, cudaStream_t);
+      // Forward tolerance (absolute; outputs lie in [-1, 1] or are x itself). ReLU: exact. tanh
+      // and sigmoid: kernels/math.h's exp_approx is __expf on the device (ex2.approx, relative
+      // error ~2^-21 on this range) and nvcc contracts to fma; the outputs' error stays below 1e-6.
+      double forward_tolerance;
+    };
+    const Activation activations[] = {
+        {"relu", &Backend::relu_forward, &Backend::relu_backward, relu_forward, relu_backward, 0.0},
+        {"tanh", &Backend::tanh_forward, &Backend::tanh_backward, tanh_forward, tanh_backward, 1e-6},
+        {"sigmoid", &Backend::sigmoid_forward, &Backend::sigmoid_backward, sigmoid_forward, sigmoid_backward, 1e-6},
+    };
+    for (const auto& a : activations) {
+      std::vector<float> y(n), dx = dx0;
+      ((*cpu).*a.cpu_forward)(y.data(), x.data(), n);
+      a.forward(d_y.get(), d_x.get(), n, nullptr);
+      const auto got_y = d_y.download();
+      for (std::size_t i = 0; i < n; ++i)
+        ASSERT_NEAR(got_y[i], y[i], a.forward_tolerance) << a.name << " forward, n = " << n << ", i = " << i;
+
+      // Backward from the same y (the CPU's), so only the backward arithmetic is compared: a
+      // product and a sum, which fma contraction may round once instead of twice: 2 ulps of the
+      // terms' magnitude (|dx0| + |dy|, as |f'(x)| <= 1).
+      ((*cpu).*a.cpu_backward)(dx.data(), dy.data(), y.data(), n);
+      d_y.upload(y);
+      d_dx.upload(dx0);
+      a.backward(d_dx.get(), d_dy.get(), d_y.get(), n, nullptr);
+      const auto got_dx = d_dx.download();
+      for (std::size_t i = 0; i < n; ++i)
+        ASSERT_NEAR(got_dx[i], dx[i], 2 * kUlp * (std::fabs(dx0[i]) + std::fabs(dy[i])))
+            << a.name << " backward, n = " << n << ", i = " << i;
+    }
+
+    // In place (y == x), as the backend allows for forward ops.
+    std::vector<float> y(n);
+    cpu->tanh_forward(y.data(), x.data(), n);
+    d_x.upload(x);
+    tanh_forward(d_x.get(), d_x.get(), n, nullptr);
+    const auto in_place = d_x.download();
+    for (std::size_t i = 0; i < n; ++i) ASSERT_NEAR(in_place[i], y[i], 1e-6) << "tanh in place, n = " << n;
+  }
+}
+
+TEST_F(CudaOps, SoftmaxMatchesCpu) {
+  // Rows: odd counts and one that is not a multiple of the 4 rows per block; classes: odd counts
+  // and 100, which takes a warp 4 strides with a partial last one.
+  for (const int batch : {1, 3, 17, 33, 7})
+    for (const int classes : {1, 2, 3, 17, 33, 100}) {
+      const auto size = static_cast<std::size_t>(batch) * static_cast<std::size_t>(classes);
+      const auto logits = random_vector(size, -8.0f, 8.0f, 9);
+      std::vector<float> expected(size);
+      cpu->softmax_forward(expected.data(), logits.data(), batch, classes);
+      DeviceArray<float> d_logits(logits), d_probs(size);
+      softmax_forward(d_probs.get(), d_logits.get(), batch, classes, nullptr);
+      // Relative 1e-6: the device's expf is within 2 ulps (glibc's within 1), the sums are in double
+      // on both, and the normalisation is one more rounding: 4 ulps, 5e-7, with margin.
+      const auto got = d_probs.download();
+      for (std::size_t i = 0; i < size; ++i)
+        ASSERT_NEAR(got[i], expected[i], 1e-6 * expected[i]) << batch << "x" << classes << " element " << i;
+
+      softmax_forward(d_logits.get(), d_logits.get(), batch, classes, nullptr);  // in place
+      const auto in_place = d_logits.download();
+      for (std::size_t i = 0; i < size; ++i)
+        ASSERT_NEAR(in_place[i], expected[i], 1e-6 * expected[i]) << "in place " << batch << "x" << classes;
+    }
+}
+
+}  // namespace
+}  // namespace parbench::kernels::cuda
