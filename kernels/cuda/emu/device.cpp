@@ -87,7 +87,9 @@ enum class State : int { ready, at_barrier, at_warp, done };
 void fiber_main();
 
 #if defined(__x86_64__) && !defined(PB_EMU_UCONTEXT)
-extern "C" void pb_emu_switch_context(void** save_stack_pointer, void* load_stack_pointer);
+// Saves the running context's stack pointer in *save_stack_pointer and continues the one whose
+// stack pointer is *load_stack_pointer (read here, not in C++: no access for TSan to see).
+extern "C" void pb_emu_switch_context(void** save_stack_pointer, void* const* load_stack_pointer);
 asm(R"(
   .text
   .globl pb_emu_switch_context
@@ -105,7 +107,7 @@ pb_emu_switch_context:
   stmxcsr (%rsp)
   fnstcw 4(%rsp)
   movq %rsp, (%rdi)
-  movq %rsi, %rsp
+  movq (%rsi), %rsp
   ldmxcsr (%rsp)
   fldcw 4(%rsp)
   addq $8, %rsp
@@ -124,7 +126,7 @@ struct Context {
   void* stack_pointer = nullptr;
 };
 void swap_context(Context& save, const Context& load) {
-  pb_emu_switch_context(&save.stack_pointer, load.stack_pointer);
+  pb_emu_switch_context(&save.stack_pointer, &load.stack_pointer);
 }
 // A context that starts fiber_main on `stack` the first time it is switched to: the frame
 // pb_emu_switch_context pops, with fiber_main as the return address.
@@ -194,14 +196,18 @@ struct Scheduler {
   // Warp exchange slots: every lane writes `pending`; the scheduler copies a warp's slots to
   // `published` once all its lanes have arrived, so a lane that runs ahead to the next shuffle
   // cannot overwrite a value another lane has still to read.
-  std::unique_ptr<std::atomic<std::uint64_t>[]> pending { new std::atomic<std::uint64_t>[ kMaxThreadsPerBlock ] };
-  std::unique_ptr<std::atomic<std::uint64_t>[]> published { new std::atomic<std::uint64_t>[ kMaxThreadsPerBlock ] };
+  std::unique_ptr<std::atomic<std::uint64_t>[]> pending =
+      std::make_unique<std::atomic<std::uint64_t>[]>(kMaxThreadsPerBlock);
+  std::unique_ptr<std::atomic<std::uint64_t>[]> published =
+      std::make_unique<std::atomic<std::uint64_t>[]>(kMaxThreadsPerBlock);
   std::string failure;  // set by a fiber whose kernel threw
-  // Addresses TSan synchronises on: the block barrier, each warp's __syncwarp, and the launch
-  // (host -> threads at the start of a block, threads -> host at its end).
+  // Addresses TSan synchronises on: the block barrier, each warp's __syncwarp, and the start of a
+  // block (host -> the block's threads: the host released it before the block's first thread ran,
+  // so it carries the previous blocks and the host's writes, never a thread of the same block).
+  // Threads -> host goes through each fiber's own address at every switch (yield_to_host).
   char barrier_token = 0;
   char warp_token[kMaxThreadsPerBlock / warpSize] = {};
-  char launch_token = 0;
+  char block_token = 0;
   // ASan: the host stack's extent, learnt at the first switch into a fiber.
   const void* host_stack_bottom = nullptr;
   std::size_t host_stack_size = 0;
@@ -242,10 +248,15 @@ void set_builtins(const uint3& thread, const uint3* block) {
 // Fiber -> host. Returns when the scheduler resumes this fiber.
 void yield_to_host(Fiber& fiber) {
   Scheduler& s = scheduler;
+  void* const host_tsan_fiber = s.host_tsan_fiber;
+  // The host may see everything this thread did so far (it frees, reuses and reads what the
+  // threads touched, last of all the line above); the threads are never ordered through the host,
+  // only through barriers.
+  tsan_release(&fiber);
 #if PB_EMU_ASAN
   __sanitizer_start_switch_fiber(&fiber.fake_stack, s.host_stack_bottom, s.host_stack_size);
 #endif
-  tsan_switch(s.host_tsan_fiber);
+  tsan_switch(host_tsan_fiber);
   swap_context(fiber.context, s.host_context);
 #if PB_EMU_ASAN
   __sanitizer_finish_switch_fiber(fiber.fake_stack, &s.host_stack_bottom, &s.host_stack_size);
@@ -265,6 +276,7 @@ void resume(Fiber& fiber) {
 #if PB_EMU_ASAN
   __sanitizer_finish_switch_fiber(s.host_fake_stack, nullptr, nullptr);
 #endif
+  tsan_acquire(&fiber);
   s.current.store(nullptr, std::memory_order_relaxed);
 }
 
@@ -277,7 +289,7 @@ void fiber_main() {
   __sanitizer_finish_switch_fiber(nullptr, &s.host_stack_bottom, &s.host_stack_size);
 #endif
   for (;;) {
-    tsan_acquire(&s.launch_token);
+    tsan_acquire(&s.block_token);
     try {
       s.launch->body(s.launch->context);
     } catch (const std::exception& error) {
@@ -285,7 +297,6 @@ void fiber_main() {
     } catch (...) {
       s.failure = "a thread threw a non-standard exception";
     }
-    tsan_release(&s.launch_token);
     fiber.state.store(State::done, std::memory_order_relaxed);
     yield_to_host(fiber);
   }
@@ -526,18 +537,17 @@ cudaError_t run_grid(const Launch& launch) {
   s.launch = &launch;
   s.failure.clear();
 #if PB_EMU_TSAN
-  s.host_tsan_fiber = __tsan_get_current_fiber();
+  if (!s.host_tsan_fiber) s.host_tsan_fiber = __tsan_get_current_fiber();  // this host thread's own
 #endif
-  tsan_release(&s.launch_token);
 
   std::string error;
   std::uint64_t block_number = 0;
   for (unsigned z = 0; z < launch.grid.z && error.empty(); ++z)
     for (unsigned y = 0; y < launch.grid.y && error.empty(); ++y)
-      for (unsigned x = 0; x < launch.grid.x && error.empty(); ++x)
+      for (unsigned x = 0; x < launch.grid.x && error.empty(); ++x) {
+        tsan_release(&s.block_token);
         error = run_block(launch, {x, y, z}, ++block_number);
-
-  tsan_acquire(&s.launch_token);
+      }
   s.launch = nullptr;
   s.dynamic_shared = nullptr;
   if (!error.empty()) {

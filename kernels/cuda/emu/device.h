@@ -19,8 +19,9 @@
 // persistent threads pays a kernel-level context switch (microseconds on this 2-core VM) at every
 // barrier for every thread; a fiber switch stays in user space. The switch itself is a few
 // instructions on x86-64 (device.cpp), because swapcontext makes a sigprocmask system call at each
-// switch: 1024 blocks x 256 threads with one barrier took 0.65 s with swapcontext and 0.055 s with
-// the plain switch (~200 ns per emulated thread; EmulationCost in tests/test_cuda_emu.cpp prints it).
+// switch: 1024 blocks x 256 threads with one barrier took 0.36-0.53 s with swapcontext and
+// 0.035-0.050 s with the plain switch (130-190 ns per emulated thread, on a loaded 2-core VM;
+// EmulationCost in tests/test_cuda_emu.cpp prints it), and the CUDA tests 1.9 s of CPU against 0.2.
 // Other hosts use ucontext. Why blocks in sequence on the launching thread: ctest already runs
 // tests in parallel on CI's 2 cores, and sequential blocks make float atomics reproducible.
 //
