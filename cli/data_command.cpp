@@ -33,9 +33,14 @@ void run_synth(const SynthArgs& args) {
   data::workload_spec(options.workload);
   OutputFile out(args.out, args.force);
   Progress progress("synth");
-  const data::WriteReport report = data::synthesize(options, out.temporary(), [&](const data::WriteProgress& p) {
-    progress.update(p.part, p.done, p.total, p.bytes, p.seconds);
-  });
+  data::WriteReport report;
+  try {
+    report = data::synthesize(options, out.temporary(), [&](const data::WriteProgress& p) {
+      progress.update(p.part, p.done, p.total, p.bytes, p.seconds);
+    });
+  } catch (const h5::Error& error) {
+    raise("cannot write {}: {}", args.out, error.what());  // HDF5's message names the temporary
+  }
   progress.finish();
   out.commit();
   const double file_bytes = static_cast<double>(std::filesystem::file_size(args.out));
@@ -60,9 +65,14 @@ void run_import(const ImportArgs& args) {
   data::workload_spec(options.workload);
   OutputFile out(args.out, args.force);
   Progress progress("import");
-  const data::ImportReport report = data::import_npy(options, out.temporary(), [&](const data::WriteProgress& p) {
-    progress.update(p.part, p.done, p.total, p.bytes, p.seconds);
-  });
+  data::ImportReport report;
+  try {
+    report = data::import_npy(options, out.temporary(), [&](const data::WriteProgress& p) {
+      progress.update(p.part, p.done, p.total, p.bytes, p.seconds);
+    });
+  } catch (const h5::Error& error) {
+    raise("cannot write {}: {}", args.out, error.what());  // HDF5's message names the temporary
+  }
   progress.finish();
   out.commit();
   const double file_bytes = static_cast<double>(std::filesystem::file_size(args.out));

@@ -172,8 +172,8 @@ void write_checkpoint(const fs::path& path, const Checkpoint& c) {
     h5::Group rng = h5::create_group(file.get(), "rng");
     for (const auto& [key, value] : c.rng) h5::write_attribute(rng.get(), key, value);
   }
-  // Closing ids cannot report errors; a flush can (a full disk shows up here, before the rename).
-  h5::call(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "{}: flushing", path.string());
+  // Closing ids cannot report errors; File::close can (a full disk shows up here, before the rename).
+  file.close();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,18 @@
 // HDF5 RAII layer: error-stack capture, typed helpers for files, datasets and attributes.
 #include "data/h5.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <numeric>
+#include <set>
 
 namespace parbench::h5 {
 
@@ -87,6 +98,156 @@ std::string take_error_stack() {
 
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+bool open_for_writing(hid_t file) {
+  unsigned intent = 0;
+  return H5Fget_intent(file, &intent) >= 0 && (intent & H5F_ACC_RDWR) != 0;
+}
+
+// Points the sec2 descriptor of `file` at an anonymous in-memory file (once per file): HDF5's later
+// writes to it (a close writes its caches) succeed and go nowhere, and the real file is no longer
+// held open. Reads of what was never written there return zeros, which a close does not need.
+void discard_writes(hid_t file) noexcept {
+  static std::mutex mutex;
+  static std::set<hid_t> discarded;  // HDF5 1.10 never reuses an id
+  const std::lock_guard lock(mutex);
+  if (discarded.contains(file)) return;
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == nullptr) return;
+  const int fd = *static_cast<int*>(handle);
+  const int sink = ::memfd_create("parbench-discarded-hdf5", MFD_CLOEXEC);
+  if (sink < 0) return;
+  if (::dup2(sink, fd) >= 0) {
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    discarded.insert(file);
+  }
+  ::close(sink);
+}
+
+}  // namespace
+
+namespace detail {
+
+void abandon_file_of(hid_t object) noexcept {
+  const H5I_type_t type = H5Iget_type(object);
+  if (type != H5I_FILE && type != H5I_GROUP && type != H5I_DATASET && type != H5I_ATTR && type != H5I_DATATYPE) return;
+  const hid_t file = H5Iget_file_id(object);  // a new reference, or an error for a transient type
+  if (file < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return;
+  }
+  if (open_for_writing(file)) discard_writes(file);
+  H5Fclose(file);
+}
+
+}  // namespace detail
+
+namespace {
+
+int descriptor_of(hid_t file) {
+  void* handle = nullptr;
+  if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == nullptr) {
+    H5Eclear2(H5E_DEFAULT);
+    return -1;
+  }
+  return *static_cast<int*>(handle);
+}
+
+// HDF5 1.10 cannot recover from a metadata flush that failed: its skip list stays filled, every
+// later flush fails, and an H5Fclose then frees the file but leaves its id behind, on which
+// H5_term_library crashes at exit. So a full disk must show before that flush: this allocates the
+// disk blocks of the file as it is plus room for everything HDF5 still holds (the metadata cache,
+// the metadata accumulator, the aggregators' blocks). Returns why it could not, or "" (also when
+// the file system has no fallocate: the flush then decides). The price: a file that would leave
+// less than about 1 MiB free is refused as if it did not fit.
+std::string reserve_space(hid_t file, int fd) {
+  hsize_t size = 0;
+  std::size_t max_size = 0, min_clean = 0, cached = 0;
+  int entries = 0;
+  if (fd < 0 || H5Fget_filesize(file, &size) < 0 ||
+      H5Fget_mdc_size(file, &max_size, &min_clean, &cached, &entries) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return {};
+  }
+  // Beyond the end HDF5 has written so far (filesize): the cache's dirty metadata, at most all it
+  // holds; the accumulator's unwritten metadata, at most 1 MiB; two 2 KiB aggregator blocks.
+  const auto room = static_cast<off_t>(size + cached + (std::size_t{1} << 20) + (std::size_t{64} << 10));
+  // KEEP_SIZE: the file's length stays what HDF5 knows; close() frees what was not used.
+  if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, room) != 0 && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)) {
+    return std::strerror(errno);
+  }
+  return {};
+}
+
+// After a failed metadata flush HDF5 1.10 can neither close the file nor leave it for its own
+// shutdown (H5_term_library crashes on it at exit). The last resort: the process, which reports the
+// failure and exits 1 anyway, ends before that shutdown. An atexit handler registered now runs
+// before HDF5's, which was registered when the library started.
+void skip_library_shutdown() noexcept {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::atexit([] {
+      std::fflush(nullptr);
+      std::_Exit(1);
+    });
+  });
+}
+
+}  // namespace
+
+void File::release(bool abandon) noexcept {
+  if (id_ < 0) return;
+  init();
+  if (open_for_writing(id_)) {
+    if (abandon) {
+      discard_writes(id_);
+    } else if (H5Fflush(id_, H5F_SCOPE_LOCAL) < 0) {
+      // See reserve_space: this file can no longer be closed.
+      discard_writes(id_);
+      skip_library_shutdown();
+      H5Eclear2(H5E_DEFAULT);
+      id_ = H5I_INVALID_HID;
+      return;
+    }
+  }
+  H5Fclose(id_);
+  H5Eclear2(H5E_DEFAULT);
+  id_ = H5I_INVALID_HID;
+}
+
+void File::close() {
+  if (id_ < 0) return;
+  init();
+  const std::string name = file_name(id_);
+  int kept = -1;  // a second descriptor, to free the reserved blocks the file did not use
+  if (open_for_writing(id_)) {
+    const int fd = descriptor_of(id_);
+    if (const std::string reason = reserve_space(id_, fd); !reason.empty()) {
+      discard_writes(id_);  // nothing failed inside HDF5 yet: the close below is clean
+      release(true);
+      throw Error(fmt::format("{}: cannot write the file out: {}", name, reason));
+    }
+    if (H5Fflush(id_, H5F_SCOPE_LOCAL) < 0) {
+      const std::string stack = take_error_stack();
+      discard_writes(id_);
+      skip_library_shutdown();
+      id_ = H5I_INVALID_HID;  // see reserve_space: this file can no longer be closed
+      throw Error(fmt::format("{}: cannot write the file out: {}", name, stack));
+    }
+    if (fd >= 0) kept = ::dup(fd);
+  }
+  const herr_t closed = H5Fclose(id_);
+  id_ = H5I_INVALID_HID;
+  const std::string stack = closed < 0 ? take_error_stack() : std::string();
+  if (kept >= 0) {
+    struct stat status {};
+    if (::fstat(kept, &status) == 0) static_cast<void>(::ftruncate(kept, status.st_size));
+    ::close(kept);
+  }
+  if (closed < 0) throw Error(fmt::format("{}: cannot close the file: {}", name, stack));
+}
+
 File open_read(const fs::path& path) {
   init();
   std::error_code ec;
@@ -101,7 +262,17 @@ File open_read(const fs::path& path) {
 
 File create(const fs::path& path) {
   init();
-  return File{call(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "{}: cannot create HDF5 file",
+  Plist access{call(H5Pcreate(H5P_FILE_ACCESS), "file access properties")};
+  // sec2: File::close relies on its handle being a plain descriptor. Strong: closing the file
+  // closes what is still open in it, so nothing of it outlives the File.
+  call(H5Pset_fapl_sec2(access.get()), "sec2 driver");
+  call(H5Pset_fclose_degree(access.get(), H5F_CLOSE_STRONG), "strong close degree");
+  // No raw-data caching (chunk cache, sieve buffer): every byte of data is written by the H5Dwrite
+  // that passes it, whose failure is reported, and no close has data left to write. Each write
+  // here covers whole chunks or a whole tensor, so the caches saved nothing.
+  call(H5Pset_cache(access.get(), 0, 0, 0, 1.0), "no chunk cache");
+  call(H5Pset_sieve_buf_size(access.get(), 0), "no sieve buffer");
+  return File{call(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), "{}: cannot create HDF5 file",
                    path.string())};
 }
 

@@ -6,6 +6,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <optional>
 #include <span>
@@ -42,6 +43,15 @@ T call(T result, fmt::format_string<Args...> context, Args&&... args) {
   return result;
 }
 
+namespace detail {
+// Called for an id that is closed while an exception unwinds past it. When the id belongs to a file
+// open for writing, that file is being abandoned (its temporary is removed next): its descriptor is
+// pointed at an anonymous in-memory file, so the writes HDF5 still owes it (chunk and sieve caches,
+// metadata) go nowhere and cannot fail. A close that fails on a full disk would otherwise leave HDF5
+// 1.10 with an id whose object it already freed, and H5_term_library crashes on it at exit.
+void abandon_file_of(hid_t object) noexcept;
+}  // namespace detail
+
 // Owns one HDF5 id and closes it with the function of its kind.
 template <herr_t (*Close)(hid_t)>
 class Id {
@@ -58,7 +68,10 @@ class Id {
   }
   Id(const Id&) = delete;
   Id& operator=(const Id&) = delete;
-  ~Id() { reset(); }
+  ~Id() {
+    if (id_ >= 0 && std::uncaught_exceptions() > unwinding_) detail::abandon_file_of(id_);
+    reset();
+  }
 
   hid_t get() const { return id_; }
   explicit operator bool() const { return id_ >= 0; }
@@ -70,9 +83,44 @@ class Id {
 
  private:
   hid_t id_ = H5I_INVALID_HID;
+  int unwinding_ = std::uncaught_exceptions();  // exceptions in flight when this id was made
 };
 
-using File = Id<H5Fclose>;
+// An open file. HDF5 writes what it still caches when a file closes, and an H5Fclose that fails
+// there (a full disk) leaves a dangling id behind that crashes the process at exit (HDF5 1.10). So a
+// writer ends with close(), which flushes first (a failed flush leaves HDF5 consistent) and reports
+// the failure; the destructor never fails: on the way out of an exception, or after a failed flush,
+// it discards the unwritten data (see detail::abandon_file_of) and then closes.
+class File {
+ public:
+  File() = default;
+  explicit File(hid_t id) : id_(id) {}
+  File(File&& other) noexcept : id_(std::exchange(other.id_, H5I_INVALID_HID)) {}
+  File& operator=(File&& other) noexcept {
+    if (this != &other) {
+      release(false);
+      id_ = std::exchange(other.id_, H5I_INVALID_HID);
+    }
+    return *this;
+  }
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  ~File() { release(std::uncaught_exceptions() > unwinding_); }
+
+  hid_t get() const { return id_; }
+  explicit operator bool() const { return id_ >= 0; }
+  // Writes everything out and closes the file (and, as files are created with the strong close
+  // degree, every id still open in it). Throws h5::Error when the data did not reach the disk; the
+  // id is released either way, and the file must then be thrown away.
+  void close();
+
+ private:
+  void release(bool abandon) noexcept;
+
+  hid_t id_ = H5I_INVALID_HID;
+  int unwinding_ = std::uncaught_exceptions();
+};
+
 using Group = Id<H5Gclose>;
 using Dataset = Id<H5Dclose>;
 using Space = Id<H5Sclose>;
@@ -86,7 +134,8 @@ using Attribute = Id<H5Aclose>;
 // Opens read-only. Distinguishes a missing file, a file that is not HDF5 at all, and an HDF5
 // file that HDF5 cannot open (truncated, corrupt), each with the path in the message.
 File open_read(const std::filesystem::path& path);
-// Creates (truncating) a file, with the latest format compatible with HDF5 1.10 readers.
+// Creates (truncating) a file, with the latest format compatible with HDF5 1.10 readers. The
+// sec2 driver and the strong close degree: closing the file closes everything open in it.
 File create(const std::filesystem::path& path);
 // Path of the file an object lives in.
 std::string file_name(hid_t object);

@@ -172,6 +172,8 @@ ImportReport import_npy(const ImportOptions& options, const std::filesystem::pat
     report.logical_bytes += layout.logical_bytes;
     report.stored_bytes += layout.stored_bytes;
   }
+  root.reset();
+  file.close();  // a full disk may show only here
   report.samples = samples;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

@@ -322,6 +322,7 @@ WriteReport synthesize(const SynthOptions& options, const std::filesystem::path&
       report.stored_bytes += layout.stored_bytes;
     }
   }
+  file.close();  // a full disk may show only here
   report.samples = options.samples;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
