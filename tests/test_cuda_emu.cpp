@@ -334,6 +334,15 @@ TEST(CudaEmulation, OutOfBoundsLaunchIsCaughtByAddressSanitizer) {
     PB_LAUNCH(off_by_one_kernel, 1, 128, 0, nullptr, y.get(), x.get(), 100);
   };
   EXPECT_DEATH(read_past_the_end(), "heap-buffer-overflow");
+  // Dynamic shared memory is allocated with exactly the bytes the launch asked for: a block of 96
+  // threads given room for 95 floats overflows it. (Static __shared__ arrays are thread_local
+  // storage, which has no redzones: the emulation cannot show their overflows.)
+  const auto shared_too_small = [] {
+    DeviceArray<float> x(std::vector<float>(96, 1.0f));
+    DeviceArray<float> y(96);
+    PB_LAUNCH(reverse_kernel, 1, 96, 95 * sizeof(float), nullptr, y.get(), x.get());
+  };
+  EXPECT_DEATH(shared_too_small(), "heap-buffer-overflow");
 #else
   GTEST_SKIP() << "needs AddressSanitizer: the debug preset's build (-fsanitize=address) runs this test";
 #endif
