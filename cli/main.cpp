@@ -1,5 +1,6 @@
 // The parbench command: subcommands data, context, describe, train, compare. User errors are
-// parbench::Error: printed once, exit status 1. Usage errors exit with CLI11's status.
+// parbench::Error: printed once, exit status 1. Usage errors exit with CLI11's status. SIGINT and
+// SIGTERM stop a command at its next safe point (core/interrupt.h): exit status 128 + the signal.
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -10,6 +11,7 @@
 #include "core/build_info.h"
 #include "core/check.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 
 namespace {
 
@@ -22,6 +24,8 @@ std::string where() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First, while this is the only thread: every thread started later inherits the blocked signals.
+  parbench::interrupt::install();
   CLI::App app{"parbench: benchmarks of deep-learning parallelization strategies"};
   app.set_version_flag("--version", std::string("parbench ") + parbench::build_info::version);
   app.require_subcommand(1);
@@ -38,6 +42,12 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
+  } catch (const parbench::interrupt::Interrupted& stop) {
+    // The writers have unwound: every unfinished output's temporary is gone, no destination made.
+    std::fprintf(stderr, "parbench: %s%s\n", stop.what(), where().c_str());
+    const int status = parbench::interrupt::exit_status(stop.signal());
+    parbench::end_job_after_error(status);
+    return status;
   } catch (const parbench::Error& error) {
     std::fprintf(stderr, "parbench: error%s: %s\n", where().c_str(), error.what());
     parbench::end_job_after_error(1);

@@ -10,6 +10,9 @@ namespace parbench::cli {
 class Progress {
  public:
   explicit Progress(std::string label);
+  ~Progress() { finish(); }  // an error or interrupt message then starts on a line of its own
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
   // done of total units; `bytes` processed so far gives the rate.
   void update(const std::string& what, long long done, long long total, double bytes, double seconds);
   void finish();

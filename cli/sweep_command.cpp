@@ -31,6 +31,7 @@
 #include "cli/commands.h"
 #include "core/context.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/output_file.h"
 #include "models/model.h"
 #include "results/gbench_json.h"
@@ -268,13 +269,18 @@ Outcome run_process(const std::vector<std::string>& argv, const fs::path& log, d
   std::vector<char*> c_argv;
   for (const auto& a : argv) c_argv.push_back(const_cast<char*>(a.c_str()));
   c_argv.push_back(nullptr);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  interrupt::set_spawn_signal_mask(&attributes);  // the harness must not inherit our blocked signals
   pid_t pid = 0;
   const auto start = std::chrono::steady_clock::now();
-  const int spawned = posix_spawnp(&pid, c_argv[0], &actions, nullptr, c_argv.data(), environ);
+  const int spawned = posix_spawnp(&pid, c_argv[0], &actions, &attributes, c_argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   if (spawned != 0) raise("cannot start {}: {}", argv[0], std::strerror(spawned));
   Outcome outcome;
   bool terminated = false;
+  double terminated_at = 0;
   for (;;) {
     int status = 0;
     const pid_t done = waitpid(pid, &status, WNOHANG);
@@ -283,10 +289,15 @@ Outcome run_process(const std::vector<std::string>& argv, const fs::path& log, d
       outcome.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       return outcome;
     }
-    if (outcome.seconds > timeout && !terminated) {
+    // Past the timeout, or the sweep itself was interrupted (the caller then removes the partial
+    // JSON and stops): SIGTERM, then SIGKILL 10 s later.
+    const bool interrupted = interrupt::stop_requested();
+    if ((outcome.seconds > timeout || interrupted) && !terminated) {
       kill(pid, SIGTERM);
-      terminated = outcome.timed_out = true;
-    } else if (terminated && outcome.seconds > timeout + 10) {
+      terminated = true;
+      outcome.timed_out = !interrupted;
+      terminated_at = outcome.seconds;
+    } else if (terminated && outcome.seconds > terminated_at + 10) {
       kill(pid, SIGKILL);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -454,6 +465,10 @@ void run_sweep(const SweepArgs& args, int& failures) {
     fs::path partial = json;
     partial += fmt::format(".tmp.{}", ::getpid());
     const Outcome outcome = run_process(command_of(run, args, bench_dir, partial, peak_gflops), log, args.timeout);
+    if (interrupt::stop_requested()) {
+      fs::remove(partial, ec);
+      interrupt::throw_if_interrupted();
+    }
     auto& sum = spent[run.workload];
     sum.first += outcome.seconds;
     sum.second += 1;
@@ -492,12 +507,16 @@ void run_sweep(const SweepArgs& args, int& failures) {
   for (auto& a : report) c_argv.push_back(a.data());
   c_argv.push_back(nullptr);
   std::fflush(stdout);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  interrupt::set_spawn_signal_mask(&attributes);
   pid_t pid = 0;
-  if (const int e = posix_spawn(&pid, c_argv[0], nullptr, nullptr, c_argv.data(), environ); e != 0) {
-    raise("cannot start parbench report: {}", std::strerror(e));
-  }
+  const int e = posix_spawn(&pid, c_argv[0], nullptr, &attributes, c_argv.data(), environ);
+  posix_spawnattr_destroy(&attributes);
+  if (e != 0) raise("cannot start parbench report: {}", std::strerror(e));
   int status = 0;
   waitpid(pid, &status, 0);
+  interrupt::throw_if_interrupted();  // a stop while the (quick) report ran: still exit 128 + signal
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) raise("parbench report {} failed (see above)", out.string());
 }
 

@@ -1,18 +1,16 @@
 // `parbench train` (design.md §9): flags -> TrainOptions -> strategies::train. With --checkpoint,
 // SIGUSR1 and SIGTERM (SLURM's --signal warning, scancel, a time limit) preempt the run: it stops
-// after the current step, writes the checkpoint and exits with kPreemptedStatus.
-#include <pthread.h>
-
+// after the current step, writes the checkpoint and exits with kPreemptedStatus. SIGINT (and,
+// without --checkpoint, SIGTERM) interrupts it: exit 128 + signal, no partial output left.
 #include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "models/model.h"
 #include "strategies/trainer.h"
 
@@ -24,28 +22,10 @@ namespace {
 // death by a signal (128 + n), so a batch script requeues on exactly this status and on nothing else.
 constexpr int kPreemptedStatus = 75;
 
-// Set by the signal thread below; the trainer polls it after every step.
-std::atomic<bool> stop_requested{false};
-
-// The signals are blocked in every thread and taken by a thread of their own (sigwait), not by a
-// handler: a handler runs on whichever thread the kernel picks, a oneDNN/OpenMP compute thread
-// too, and with one (that only set this flag) SIGUSR1 corrupted the heap in about 1 run in 6
-// (cause not found; never seen with sigwait in 50+ runs). Called before any other thread exists,
-// so every thread, MPI's and OpenMP's included, inherits the mask. A second signal changes nothing;
-// SLURM follows with SIGKILL after KillWait, Ctrl-C (SIGINT) still ends the run at once.
-void start_signal_thread() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGUSR1);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::thread([signals] {
-    for (;;) {
-      int signal = 0;
-      if (sigwait(&signals, &signal) == 0) stop_requested.store(true);
-    }
-  }).detach();  // blocked in sigwait until the process exits
-}
+// Set by core/interrupt's signal thread once train --checkpoint asked for preemption; the trainer
+// polls it after every step. Signals are taken by a thread of their own (sigwait), never by a
+// handler: with a handler (that only set this flag) SIGUSR1 corrupted the heap in about 1 run in 6.
+std::atomic<bool> preempt_requested{false};
 
 struct TrainArgs {
   strategies::TrainOptions options;
@@ -85,10 +65,11 @@ void run_train(TrainArgs& args) {
   if (args.loss == "focal") o.strategy.loss.spec.kind = kernels::LossSpec::Kind::focal;
   if (args.label_smoothing >= 0) o.strategy.loss.spec.label_smoothing = args.label_smoothing;
   if (o.epochs < 1 && o.steps < 1) raise("--epochs or --steps must be at least 1");
-  // Without a checkpoint there is nothing to resume from: the signals keep their default action.
+  // Without a checkpoint there is nothing to resume from: SIGTERM and SIGUSR1 interrupt like SIGINT
+  // (exit 128 + signal, no partial output). With one they preempt; SIGINT still interrupts.
   if (!o.checkpoint.empty()) {
-    start_signal_thread();
-    o.stop = &stop_requested;
+    interrupt::preempt_on(&preempt_requested);
+    o.stop = &preempt_requested;
     // Hidden test hook: preempt after this step without a signal (tests/preempt_train.sh).
     if (const char* step = std::getenv("PARBENCH_TEST_PREEMPT_AT_STEP")) o.stop_after_step = std::atoll(step);
   }

@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <system_error>
 #include <utility>
@@ -10,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/interrupt.h"
 
 namespace parbench {
 
@@ -37,19 +40,35 @@ OutputFile::~OutputFile() {
 }
 
 void OutputFile::commit() {
+  interrupt::hold_output_for_test();
+  interrupt::throw_if_interrupted();
+  rename_now();
+}
+
+void OutputFile::commit_together(const std::vector<std::unique_ptr<OutputFile>>& files) {
+  interrupt::hold_output_for_test();
+  interrupt::throw_if_interrupted();
+  for (const auto& file : files) file->rename_now();
+}
+
+void OutputFile::rename_now() {
   std::error_code ec;
   fs::rename(temporary_, destination_, ec);
   if (ec) raise("cannot rename {} to {}: {}", temporary_.string(), destination_.string(), ec.message());
   committed_ = true;
 }
 
+void write_whole_file(const fs::path& path, std::string_view text, const fs::path& name) {
+  std::ofstream stream(path, std::ios::binary);
+  stream << text;
+  // A full disk often shows only when the buffer is written out: close() before judging the stream.
+  stream.close();
+  if (!stream) raise("cannot write {}: {}", name.string(), std::strerror(errno));
+}
+
 void write_text_file(const fs::path& destination, std::string_view text, bool overwrite) {
   OutputFile out(destination, overwrite);
-  {
-    std::ofstream stream(out.temporary(), std::ios::binary);
-    stream << text;
-    if (!stream) raise("cannot write {}", out.temporary().string());
-  }
+  write_whole_file(out.temporary(), text, destination);
   out.commit();
 }
 

@@ -12,6 +12,7 @@
 
 #include "core/build_info.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/output_file.h"
 #include "data/h5.h"
 #include "data/schema.h"
@@ -131,6 +132,7 @@ h5::Group create_ordered_group(hid_t location, const std::string& name) {
 void write_tensors(hid_t location, const std::string& group_name, const std::vector<NamedTensor>& tensors) {
   h5::Group group = create_ordered_group(location, group_name);
   for (const NamedTensor& t : tensors) {
+    interrupt::throw_if_interrupted();  // Ctrl-C mid-write: unwind, the temporary goes
     // Contiguous and uncompressed: a checkpoint is written often and must be fast to write.
     h5::Dataset dataset =
         h5::create_dataset(group.get(), t.name, h5::Dtype::f32, t.shape, {.chunk = {}, .gzip_level = 0});

@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include "core/half.h"
+#include "core/interrupt.h"
 #include "data/npy.h"
 #include "data/schema.h"
 
@@ -141,6 +142,7 @@ ImportReport import_npy(const ImportOptions& options, const std::filesystem::pat
       const std::string where = input.reader.path().string();
       const bool copy_halves = options.dtype == h5::Dtype::f16 && input.reader.header().dtype == npy::DType::f16;
       for (std::int64_t first = 0; first < samples; first += block) {
+        interrupt::throw_if_interrupted();  // per block of chunks: unwind, the caller's temporary goes
         const std::int64_t count = std::min(block, samples - first);
         const auto n = static_cast<std::size_t>(count * input.row_elements);
         values.resize(n);

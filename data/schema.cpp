@@ -8,6 +8,7 @@
 
 #include "core/build_info.h"
 #include "core/half.h"
+#include "core/interrupt.h"
 
 namespace parbench::data {
 
@@ -45,6 +46,7 @@ void scan_values(hid_t dataset, const FieldInfo& info, const std::string& where)
   std::vector<std::uint16_t> halves(info.dtype == h5::Dtype::f16 ? values.size() : 0);
   const h5::Type half = h5::half_type();
   for (std::int64_t first = 0; first < rows; first += block) {
+    interrupt::throw_if_interrupted();  // a full scan of a large file (data inspect) must answer Ctrl-C
     const std::int64_t count = std::min(block, rows - first);
     // float16 is read raw and widened here: HDF5's own conversion of a custom float type is slow.
     if (info.dtype == h5::Dtype::f16) {

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "core/half.h"
+#include "core/interrupt.h"
 #include "core/rng.h"
 #include "data/schema.h"
 
@@ -288,6 +289,7 @@ WriteReport synthesize(const SynthOptions& options, const std::filesystem::path&
       outputs.push_back({field.name, std::move(dataset), row_elements(field), !field.is_target});
     }
     for (std::int64_t done = 0; done < counts[k];) {
+      interrupt::throw_if_interrupted();  // per block of chunks: unwind, the caller's temporary goes
       const std::int64_t count = std::min(block_samples, counts[k] - done);
       generate(options, global_first + done, count, block);
       for (auto& output : outputs) {

@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/output_file.h"
 #include "results/gbench_json.h"
 #include "strategies/comm.h"
@@ -918,6 +919,7 @@ int run_program(const std::vector<std::string>& argv, bool quiet) {
         ::dup2(null, 2);
       }
     }
+    interrupt::restore_signals_in_child();
     ::execvp(args[0], args.data());
     ::_exit(127);
   }
@@ -957,9 +959,7 @@ std::string utc_now() {
 }
 
 void write_text(const OutputFile& file, const std::string& text) {
-  std::ofstream stream(file.temporary(), std::ios::binary);
-  stream << text;
-  if (!stream) raise("cannot write {}", file.temporary().string());
+  write_whole_file(file.temporary(), text, file.destination());
 }
 
 }  // namespace
@@ -1018,14 +1018,13 @@ std::vector<fs::path> write_report(const ScalingReport& report, const ReportOpti
     files.push_back(std::make_unique<OutputFile>(out / names[i], options.force));
     write_text(*files.back(), texts[i]);
   }
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    files[i]->commit();
-    written.push_back(out / names[i]);
-  }
+  OutputFile::commit_together(files);
+  for (const auto& name : names) written.push_back(out / name);
   if (!options.plots) return written;
   if (!render) raise("{} (tables written to {})", plots_note, out.string());
   const int status =
       run_program({*python, script.string(), (out / "scaling.json").string(), (out / "plots").string()}, false);
+  interrupt::throw_if_interrupted();  // the script got the terminal's Ctrl-C too
   if (status != 0) {
     raise("the plot script {} failed with exit status {} (tables written to {})", script.string(), status,
           out.string());

@@ -16,6 +16,7 @@
 #include "core/context.h"
 #include "core/devices.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/output_file.h"
 #include "data/checkpoint.h"
 #include "data/h5.h"
@@ -435,6 +436,8 @@ TrainResult train(const TrainOptions& options) {
                      static_cast<long long>(total_steps), loss_sum / static_cast<double>(samples), r.lr, r.grad_norm,
                      static_cast<double>(samples) / seconds_since(epoch_start), duration_text(eta).c_str());
       }
+      // Ctrl-C: end here (main() exits 130); under MPI the others are ended by the error path's abort.
+      interrupt::throw_if_interrupted();
       // A stop after the last step is no preemption: the run is complete.
       if (stop_requested() && step < total_steps) {
         result.preempted = true;
