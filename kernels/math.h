@@ -85,7 +85,7 @@ struct LstmCell {
   float i, f, g, o, c, tanh_c, h;
 };
 PB_HOST_DEVICE LstmCell lstm_cell(float zi, float zf, float zg, float zo, float c_prev) {
-  LstmCell s;
+  LstmCell s{};  // every field is set below; {} so that no path reads an indeterminate one
   s.i = sigmoidf(zi);
   s.f = sigmoidf(zf);
   s.g = tanh_approx(zg);

@@ -39,7 +39,7 @@ using UnitHook = std::function<void(std::size_t span, UnitEvent event)>;
 // What one forward/backward call needs besides tensors.
 struct Pass {
   Backend& backend;
-  int batch;               // rows of this (shard of the) batch
+  int batch = 0;           // rows of this (shard of the) batch
   bool training = true;    // BatchNorm batch statistics and dropout on
   std::uint64_t seed = 0;  // dropout: masks keyed by (seed, step, layer, global sample, element)
   std::uint64_t step = 0;

@@ -107,9 +107,9 @@ class BiLstm final : public Layer {
     return {batch, static_cast<int>(steps_), static_cast<int>(input_), static_cast<int>(hidden_)};
   }
   const float* w_ih() const { return parameters_; }
-  const float* w_hh() const { return w_ih() + 2 * 4 * hidden_ * input_; }
-  const float* b_ih() const { return w_hh() + 2 * 4 * hidden_ * hidden_; }
-  const float* b_hh() const { return b_ih() + 2 * 4 * hidden_; }
+  const float* w_hh() const { return w_ih() + 2 * (4 * hidden_ * input_); }  // 2 directions of (4H, I)
+  const float* b_ih() const { return w_hh() + 2 * (4 * hidden_ * hidden_); }
+  const float* b_hh() const { return b_ih() + 2 * (4 * hidden_); }
   std::int64_t steps_, input_, hidden_;
   Buffer reserve_, workspace_;
 };

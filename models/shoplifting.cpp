@@ -62,12 +62,12 @@ class Shoplifting final : public Model {
     for (std::size_t h = 2; h-- > 0;) {
       const std::size_t layer = h == 0 ? anomaly_ : action_;
       float* dlogits = output_gradient(layer);
-      backend_.fill(dlogits, 0.0f, static_cast<std::size_t>(rows * head_list[h].classes));
+      backend_.fill(dlogits, 0.0f, static_cast<std::size_t>(rows) * head_list[h].classes);
       head_backward(pass, head_list[h], dlogits, probs_[h].data(), batch, loss, scale);
       backward_chain(pass, layer, layer, output(trunk_end_), dtrunk, ready);
     }
     constexpr int width = kVisualOut + kPoseOut;
-    backend_.fill(dconcat_.data(), 0.0f, static_cast<std::size_t>(rows * width));
+    backend_.fill(dconcat_.data(), 0.0f, static_cast<std::size_t>(rows) * width);
     backward_chain(pass, trunk_, trunk_end_, concat_.data(), dconcat_.data(), ready);
     // Split the concatenation's gradient back into the branches' output gradients.
     backend_.copy_2d(output_gradient(pose_relu_), kPoseOut, dconcat_.data() + kVisualOut, width, rows, kPoseOut);

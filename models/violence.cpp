@@ -51,7 +51,7 @@ class Violence final : public Model {
   void backward(const Pass& pass, const BatchView& batch, const LossConfig& loss, float scale,
                 const GradientsReady& ready) override {
     float* dlogits = output_gradient(last_);
-    backend_.fill(dlogits, 0.0f, static_cast<std::size_t>(pass.batch * 2));
+    backend_.fill(dlogits, 0.0f, static_cast<std::size_t>(pass.batch) * 2);
     head_backward(pass, heads()[0], dlogits, probs_.data(), batch, loss, scale);
     backward_chain(pass, first_, last_, batch.inputs.at("features"), nullptr, ready);
   }

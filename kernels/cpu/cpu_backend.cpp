@@ -35,11 +35,12 @@ class CpuBackend final : public Backend {
   float* alloc(std::size_t count) override {
     // 64-byte alignment: one cache line, one AVX-512 vector.
     const std::size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+    // NOLINTNEXTLINE(cppcoreguidelines-no-malloc): the backend's allocator; a Buffer owns the memory
     void* pointer = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
     if (!pointer) throw std::bad_alloc();
     return static_cast<float*>(pointer);
   }
-  void free(float* pointer) noexcept override { std::free(pointer); }
+  void free(float* pointer) noexcept override { std::free(pointer); }  // NOLINT(cppcoreguidelines-no-malloc)
   void upload(float* device, const float* host, std::size_t count) override { copy(device, host, count); }
   void download(float* host, const float* device, std::size_t count) override { copy(host, device, count); }
   void copy(float* destination, const float* source, std::size_t count) override {
