@@ -104,7 +104,7 @@ const char* op_name(Reduction op) { return op == Reduction::sum ? "sum" : "avera
 // sources too: each block is summed into a local accumulator first.
 void reduce_range(const std::vector<Post>& posts, std::size_t b, std::size_t e, Reduction op, bool to_all, int target) {
   constexpr std::size_t block = 2048;
-  std::array<float, block> acc;
+  std::array<float, block> acc;  // NOLINT(cppcoreguidelines-pro-type-member-init): memcpy fills it first
   const float parts = static_cast<float>(posts.size());
   for (std::size_t lo = b; lo < e; lo += block) {
     const std::size_t len = std::min(block, e - lo);
@@ -309,6 +309,7 @@ std::vector<std::unique_ptr<Comm>> make_local_comms(int size) {
   if (size < 1) raise("local communicator: size must be >= 1, got {}", size);
   auto group = std::make_shared<LocalGroup>(size);
   std::vector<std::unique_ptr<Comm>> comms;
+  comms.reserve(size);
   for (int r = 0; r < size; ++r) comms.push_back(std::make_unique<LocalComm>(group, r));
   return comms;
 }

@@ -63,8 +63,9 @@ void ensure_mpi() {
     } else {
       // OpenMPI busy-polls inside blocking calls. Our communication thread shares the cores with
       // the rank's compute (on this 2-core machine, one core per rank), so let it yield while it
-      // waits for the peers; an explicit setting by the user wins.
-      ::setenv("OMPI_MCA_mpi_yield_when_idle", "1", /*overwrite=*/0);
+      // waits for the peers; an explicit setting by the user wins. Once, before MPI_Init: no thread of
+      // ours reads the environment then (the signal thread never does, OpenMP only at load).
+      ::setenv("OMPI_MCA_mpi_yield_when_idle", "1", /*overwrite=*/0);  // NOLINT(concurrency-mt-unsafe)
       mpi_call(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread", "startup",
                process_rank());
       std::atexit(finalize_mpi);  // only when we initialised it

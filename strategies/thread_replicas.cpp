@@ -8,6 +8,7 @@
 
 namespace parbench::strategies {
 
+// NOLINTNEXTLINE(bugprone-throw-keyword-missing): a vector of exception_ptr, not an exception
 WorkerThreads::WorkerThreads(int count) : errors_(static_cast<std::size_t>(count)) {
   for (int w = 0; w < count; ++w) threads_.emplace_back([this, w] { loop(w); });
 }
@@ -264,6 +265,7 @@ namespace {
 // The ShardSum's shards: replica r's Backend is shard r's.
 std::vector<kernels::Backend*> backends_of(SharedReplicas& replicas) {
   std::vector<kernels::Backend*> backends;
+  backends.reserve(replicas.size());
   for (int r = 0; r < replicas.size(); ++r) backends.push_back(&replicas.backend(r));
   return backends;
 }

@@ -114,10 +114,10 @@ std::vector<EvalResult> evaluate(Strategy& strategy, data::Loader& loader, const
       samples += part;
       for (std::size_t h = 0; h < heads.size(); ++h) {
         const auto probs =
-            download(backend, model.probabilities(heads[h].name), static_cast<std::size_t>(part * heads[h].classes));
+            download(backend, model.probabilities(heads[h].name), static_cast<std::size_t>(part) * heads[h].classes);
         const auto& labels = batch->targets.at(heads[h].target);
         for (int r = 0; r < part; ++r) {
-          const float* row = probs.data() + r * heads[h].classes;
+          const float* row = probs.data() + static_cast<std::size_t>(r) * heads[h].classes;
           predicted[h].push_back(static_cast<std::int32_t>(std::max_element(row, row + heads[h].classes) - row));
           truth[h].push_back(labels[static_cast<std::size_t>(begin + r)]);
         }
@@ -143,7 +143,7 @@ nlohmann::json eval_json(const std::vector<EvalResult>& results) {
 }
 
 std::string duration_text(double seconds) {
-  const auto s = static_cast<long long>(seconds + 0.5);
+  const long long s = std::llround(seconds);
   return fmt::format("{}:{:02d}:{:02d}", s / 3600, s / 60 % 60, s % 60);
 }
 
@@ -210,7 +210,11 @@ std::vector<float> balanced_class_weights(const std::vector<std::int64_t>& count
 }
 
 TrainResult train(const TrainOptions& options) {
-  const auto [train_split, val_split] = find_splits(options);
+  // References, not a structured binding: lambdas below capture them, which clang before 16
+  // (clang-tidy-14) does not accept for bindings.
+  const auto splits = find_splits(options);
+  const Split& train_split = splits.first;
+  const std::optional<Split>& val_split = splits.second;
   const std::string& workload = options.strategy.workload;
   if (options.batch < 1) raise("--batch must be at least 1 (got {})", options.batch);
   // Outputs are checked before any work: their folders exist, and an existing file is replaced
@@ -432,7 +436,7 @@ TrainResult train(const TrainOptions& options) {
         const double elapsed = seconds_since(run_start);
         const double eta = elapsed / static_cast<double>(step - start_step) * static_cast<double>(total_steps - step);
         std::fprintf(stderr, "epoch %lld/%lld step %lld/%lld loss %.4f lr %.2e |g| %.3f %.0f samples/s ETA %s\n",
-                     static_cast<long long>(epoch + 1), static_cast<long long>(epochs), static_cast<long long>(step),
+                     static_cast<long long>(epoch) + 1, static_cast<long long>(epochs), static_cast<long long>(step),
                      static_cast<long long>(total_steps), loss_sum / static_cast<double>(samples), r.lr, r.grad_norm,
                      static_cast<double>(samples) / seconds_since(epoch_start), duration_text(eta).c_str());
       }
@@ -480,7 +484,7 @@ TrainResult train(const TrainOptions& options) {
       if (!quiet) {
         for (const auto& e : result.last_eval) {
           std::fprintf(stderr, "epoch %lld: train loss %.4f; %s: val loss %.4f accuracy %.4f (per class %s) F1 %.4f\n",
-                       static_cast<long long>(epoch + 1), result.last_loss, e.head.c_str(), e.loss, e.accuracy,
+                       static_cast<long long>(epoch) + 1, result.last_loss, e.head.c_str(), e.loss, e.accuracy,
                        fmt::format("{:.3f}", fmt::join(e.class_accuracy, " ")).c_str(), e.f1_positive);
         }
       }

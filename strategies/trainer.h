@@ -51,6 +51,7 @@ struct EvalResult {
   double f1_positive = 0;                            // F1 of class 1 (violent / anomaly)
 };
 
+// NOLINTNEXTLINE(bugprone-exception-escape): the implicit move of nlohmann::json is noexcept
 struct TrainResult {
   std::int64_t steps = 0, epochs = 0;
   double last_loss = 0;               // mean training loss of the last epoch
