@@ -86,7 +86,7 @@ class LocalRanks final : public Ranks {
     return max_;
   }
   bool all_ok(bool ok, int rank) override {
-    ok_[static_cast<std::size_t>(rank)] = ok;
+    ok_[static_cast<std::size_t>(rank)] = static_cast<char>(ok);
     done_.arrive_and_wait();
     return all_ok_;
   }

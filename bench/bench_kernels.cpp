@@ -104,7 +104,7 @@ std::vector<GemmCase> gemm_cases() {
 
 // Host copies of small-integer operands, for the exact check.
 struct GemmOperands {
-  int lda, ldb, ldc;
+  int lda = 0, ldb = 0, ldc = 0;
   std::vector<float> a, b;  // as stored
   Buffer da, db, dc;        // on the backend
 };

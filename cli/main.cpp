@@ -23,7 +23,9 @@ std::string where() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// Only the set-up before the try can throw (CLI11 construction errors, bad_alloc): programming
+// errors that std::terminate reports well enough.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   // First, while this is the only thread: every thread started later inherits the blocked signals.
   parbench::interrupt::install();
   CLI::App app{"parbench: benchmarks of deep-learning parallelization strategies"};

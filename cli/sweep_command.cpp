@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -211,6 +213,7 @@ fs::path find_bench_dir(const std::string& flag) {
     if (fs::exists(dir / "bench_strategies", ec) && fs::exists(dir / "bench_collectives", ec)) return dir;
   }
   std::vector<std::string> tried;
+  tried.reserve(candidates.size());
   for (const auto& dir : candidates) tried.push_back(dir.string());
   raise(
       "bench_strategies and bench_collectives not found in {}; build with -DPARBENCH_BENCHMARKS=ON (the default) "
@@ -243,14 +246,15 @@ std::vector<std::string> command_of(const Run& run, const SweepArgs& args, const
 
 // What OpenMPI needs to start here: root is refused unless allowed, and more ranks than cores
 // (3, 4, 8 on a 2-core machine) are refused unless oversubscription is allowed. The user's own
-// settings are kept.
-void prepare_mpi_environment() {
+// settings are kept. setenv races with getenv in other threads; no thread that reads the
+// environment runs yet.
+void prepare_mpi_environment() {  // NOLINTBEGIN(concurrency-mt-unsafe)
   if (geteuid() == 0) {
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
   }
   setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
-}
+}  // NOLINTEND(concurrency-mt-unsafe)
 
 struct Outcome {
   int status = 0;  // exit status, or 128 + signal
@@ -267,6 +271,7 @@ Outcome run_process(const std::vector<std::string>& argv, const fs::path& log, d
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   std::vector<char*> c_argv;
+  c_argv.reserve(argv.size() + 1);
   for (const auto& a : argv) c_argv.push_back(const_cast<char*>(a.c_str()));
   c_argv.push_back(nullptr);
   posix_spawnattr_t attributes;
@@ -277,7 +282,7 @@ Outcome run_process(const std::vector<std::string>& argv, const fs::path& log, d
   const int spawned = posix_spawnp(&pid, c_argv[0], &actions, &attributes, c_argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
-  if (spawned != 0) raise("cannot start {}: {}", argv[0], std::strerror(spawned));
+  if (spawned != 0) raise("cannot start {}: {}", argv[0], std::generic_category().message(spawned));
   Outcome outcome;
   bool terminated = false;
   double terminated_at = 0;
@@ -371,7 +376,7 @@ void write_failure(const fs::path& path, const Run& run, const std::string& reas
 }
 
 std::string clock_text(double seconds) {
-  const auto s = static_cast<long long>(seconds + 0.5);
+  const long long s = std::llround(seconds);
   return fmt::format("{}:{:02d}", s / 60, s % 60);
 }
 
@@ -382,7 +387,8 @@ fs::path default_out() {
   } else {
     const std::time_t now = std::time(nullptr);
     char text[32];
-    std::strftime(text, sizeof text, "%Y%m%d-%H%M%S", std::localtime(&now));
+    std::tm local{};
+    std::strftime(text, sizeof text, "%Y%m%d-%H%M%S", localtime_r(&now, &local));
     id = text;
   }
   return fs::path("results") / "runs" / id;
@@ -504,6 +510,7 @@ void run_sweep(const SweepArgs& args, int& failures) {
   std::vector<std::string> report{self_exe().string(), "report", out.string(), "--out", out.string(), "--force"};
   if (args.no_plots) report.push_back("--no-plots");
   std::vector<char*> c_argv;
+  c_argv.reserve(report.size() + 1);
   for (auto& a : report) c_argv.push_back(a.data());
   c_argv.push_back(nullptr);
   std::fflush(stdout);
@@ -513,7 +520,7 @@ void run_sweep(const SweepArgs& args, int& failures) {
   pid_t pid = 0;
   const int e = posix_spawn(&pid, c_argv[0], nullptr, &attributes, c_argv.data(), environ);
   posix_spawnattr_destroy(&attributes);
-  if (e != 0) raise("cannot start parbench report: {}", std::strerror(e));
+  if (e != 0) raise("cannot start parbench report: {}", std::generic_category().message(e));
   int status = 0;
   waitpid(pid, &status, 0);
   interrupt::throw_if_interrupted();  // a stop while the (quick) report ran: still exit 128 + signal

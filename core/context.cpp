@@ -24,7 +24,7 @@ namespace parbench {
 
 namespace {
 
-std::string trim(std::string s) {
+std::string trim(const std::string& s) {
   const auto first = s.find_first_not_of(" \t");
   const auto last = s.find_last_not_of(" \t\r\n");
   return first == std::string::npos ? std::string() : s.substr(first, last - first + 1);

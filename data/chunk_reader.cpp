@@ -87,7 +87,7 @@ void ChunkReader::read_rows(std::span<const std::int64_t> rows, void* out) const
   }
   for (std::size_t i = 0; i < rows.size();) {
     const std::int64_t chunk = rows[i] / chunk_rows_;
-    offset[0] = static_cast<hsize_t>(chunk * chunk_rows_);
+    offset[0] = static_cast<hsize_t>(chunk * chunk_rows_);  // NOLINT(bugprone-misplaced-widening-cast): 64 to 64 bits
     hsize_t stored_size = 0;
     h5::call(H5Dget_chunk_storage_size(dataset_, offset.data(), &stored_size), "{}: size of chunk {}", name_, chunk);
     stored.resize(stored_size);

@@ -63,6 +63,7 @@ std::string dataset_name(hid_t dataset) {
 
 // Rows [first, first + count) of `dataset` must lie inside it; callers pass computed ranges.
 void check_rows(hid_t dataset, const std::vector<hsize_t>& dims, std::int64_t first, std::int64_t count) {
+  // NOLINTNEXTLINE(bugprone-misplaced-widening-cast): int64 to hsize_t is 64 to 64 bits, nothing widens
   if (dims.empty() || first < 0 || count < 0 || static_cast<hsize_t>(first + count) > dims[0]) {
     throw Error(fmt::format("{}: rows {}..{} are outside the dataset's {} rows", dataset_name(dataset), first,
                             first + count, dims.empty() ? 0 : dims[0]));
@@ -547,6 +548,7 @@ void write_attribute(hid_t object, const std::string& name, const std::vector<st
   Space space{call(H5Screate_simple(1, &count, nullptr), "attribute space")};
   Attribute attribute = create_attribute(object, name, type.get(), space.get());
   std::vector<const char*> texts;
+  texts.reserve(values.size());
   for (const auto& value : values) texts.push_back(value.c_str());
   call(H5Awrite(attribute.get(), type.get(), texts.data()), "writing attribute {}", name);
 }

@@ -121,6 +121,7 @@ ImportReport import_npy(const ImportOptions& options, const std::filesystem::pat
   h5::File file = h5::create(path);
   h5::Group root = h5::open_group(file.get(), "/");
   std::vector<std::string> sources;
+  sources.reserve(inputs.size());
   for (const auto& input : inputs) sources.push_back(input.reader.path().filename().string());
   write_split_attributes(root.get(), spec.name, fmt::format("imported from {}", fmt::join(sources, ", ")));
 

@@ -147,7 +147,8 @@ class DictParser {
     return negative ? -signed_value : signed_value;
   }
 
-  Value parse_sequence(char close, int depth) {
+  // parse_sequence and parse_value recurse, at most kMaxNesting deep.
+  Value parse_sequence(char close, int depth) {  // NOLINT(misc-no-recursion)
     Value v;
     v.kind = Value::Kind::sequence;
     while (true) {
@@ -160,7 +161,7 @@ class DictParser {
     }
   }
 
-  Value parse_value(int depth) {
+  Value parse_value(int depth) {  // NOLINT(misc-no-recursion)
     if (depth > kMaxNesting) fail("nesting too deep");
     skip_space();
     Value v;
@@ -373,11 +374,13 @@ std::uint64_t read_le(const unsigned char* bytes, int count) {
 
 void write_file(const fs::path& file, std::string_view head, const void* data, std::size_t bytes) {
   std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  if (!out) raise("{}: cannot open for writing: {}", file.string(), std::strerror(errno));
+  if (!out) raise("{}: cannot open for writing: {}", file.string(), std::generic_category().message(errno));
   out.write(head.data(), static_cast<std::streamsize>(head.size()));
   if (bytes > 0) out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
   out.close();
-  if (!out) raise("{}: writing {} bytes failed: {}", file.string(), head.size() + bytes, std::strerror(errno));
+  if (!out)
+    raise("{}: writing {} bytes failed: {}", file.string(), head.size() + bytes,
+          std::generic_category().message(errno));
 }
 
 std::string preamble(int major_version, std::size_t header_bytes, const fs::path& file) {
@@ -427,7 +430,7 @@ Header read_header(const fs::path& file) {
   if (ec) raise("{}: cannot read .npy file: {}", file.string(), ec.message());
 
   std::ifstream in(file, std::ios::binary);
-  if (!in) raise("{}: cannot open .npy file: {}", file.string(), std::strerror(errno));
+  if (!in) raise("{}: cannot open .npy file: {}", file.string(), std::generic_category().message(errno));
 
   std::array<unsigned char, 12> pre{};
   in.read(reinterpret_cast<char*>(pre.data()), 8);
@@ -484,7 +487,7 @@ Header read_header(const fs::path& file) {
 
 Reader::Reader(fs::path file) : path_(std::move(file)), header_(read_header(path_)) {
   stream_.open(path_, std::ios::binary);
-  if (!stream_) raise("{}: cannot open .npy file: {}", path_.string(), std::strerror(errno));
+  if (!stream_) raise("{}: cannot open .npy file: {}", path_.string(), std::generic_category().message(errno));
 }
 
 std::size_t Reader::seek_rows(std::int64_t first, std::int64_t count) {
@@ -577,7 +580,7 @@ void Reader::read_i32(std::int64_t first, std::int64_t count, std::int32_t* out)
           raise("{}: value {} at element {} does not fit int32 (the array holds {})", path_.string(), chunk[i],
                 first_element + done + i, dtype_name(dtype));
         }
-        out[done + i] = static_cast<std::int32_t>(chunk[i]);
+        out[done + i] = static_cast<std::int32_t>(chunk[i]);  // NOLINT(bugprone-signed-char-misuse): int8 is signed
       }
     });
   };

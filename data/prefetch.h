@@ -90,8 +90,7 @@ class OrderedPrefetcher {
     std::optional<T>& slot = slot_of(delivered_);
     ready_.wait(lock, [&] { return slot.has_value() || (error_ && error_item_ == delivered_); });
     if (!slot.has_value()) std::rethrow_exception(error_);
-    std::optional<T> item = std::move(slot);
-    slot.reset();
+    std::optional<T> item = std::exchange(slot, std::nullopt);
     ++delivered_;
     return item;
   }

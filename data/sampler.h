@@ -12,7 +12,7 @@ namespace parbench::data {
 // elements, so for N not divisible by W a few samples are seen twice per epoch across ranks, never
 // twice within one rank. With drop_last the final partial batch of each rank is dropped.
 struct ShardSpec {
-  std::int64_t samples;  // N in the dataset (or split)
+  std::int64_t samples = 0;  // N in the dataset (or split)
   int rank = 0;
   int world = 1;
   std::int64_t batch = 1;  // per-rank batch size

@@ -232,6 +232,7 @@ UTestResult mann_whitney(const std::vector<double>& a, const std::vector<double>
   if (a.empty() || b.empty()) raise("Mann-Whitney U test needs two non-empty samples");
   const std::size_t n1 = a.size(), n2 = b.size(), n = n1 + n2;
   std::vector<std::pair<double, bool>> pooled;  // (value, from a)
+  pooled.reserve(n);
   for (double x : a) pooled.emplace_back(x, true);
   for (double x : b) pooled.emplace_back(x, false);
   std::sort(pooled.begin(), pooled.end());
