@@ -82,8 +82,10 @@ Batch Loader::read(std::int64_t epoch, std::int64_t b) const {
                     raw);
     }
     if (field.dtype == h5::Dtype::f16) half_to_float(halves.data(), tensor.values.data(), n);
-    if (options_.check_finite) {
-      // Rows are packed in batch order; name the split's sample index on failure.
+    // Here, in the loader thread that read the batch and before any step can use it: one vectorised
+    // pass over the whole batch, then, only when it fails, row by row to name the sample (its index
+    // in the file's dataset; rows are packed in batch order).
+    if (options_.check_finite && !all_finite(tensor.values)) {
       for (std::int64_t r = 0; r < rows; ++r) {
         check_finite(tensor.values.data() + r * row_elements, 1, row_elements,
                      batch.samples[static_cast<std::size_t>(r)],

@@ -31,9 +31,11 @@ struct LoaderOptions {
   std::uint64_t seed = 0;
   bool shuffle = true;
   bool drop_last = false;
-  int threads = 2;           // K loader threads; 0 reads synchronously inside next()
-  int depth = 0;             // batches in memory at once; 0 = 2 * max(K, 1)
-  bool check_finite = true;  // reject NaN/Inf inputs as they are read
+  int threads = 2;  // K loader threads; 0 reads synchronously inside next()
+  int depth = 0;    // batches in memory at once; 0 = 2 * max(K, 1)
+  // Reject NaN/Inf inputs as each batch is read (in the loader threads, so a failure surfaces from
+  // next() for that batch, before any step uses it), naming file, dataset and sample.
+  bool check_finite = true;
 };
 
 struct Tensor {

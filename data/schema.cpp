@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include <fmt/ranges.h>
 
@@ -112,13 +113,25 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
   return shape.size() == 1 ? fmt::format("({},)", shape[0]) : fmt::format("({})", fmt::join(shape, ", "));
 }
 
+bool all_finite(std::span<const float> values) {
+  // NaN and +-Inf are exactly the floats whose 8 exponent bits are all ones. Tested on the bits with
+  // integer operations, GCC vectorises this loop without -ffast-math; the std::isfinite() reduction
+  // it replaces stayed scalar ("not vectorized: no vectype"), several times slower per batch.
+  constexpr std::uint32_t kExponent = 0x7f800000u;
+  std::uint32_t bad = 0;
+  for (const float value : values) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    bad |= static_cast<std::uint32_t>((bits & kExponent) == kExponent);
+  }
+  return bad == 0;
+}
+
 void check_finite(const float* values, std::int64_t rows, std::int64_t row_elements, std::int64_t first_row,
                   std::string_view where) {
   const std::int64_t n = rows * row_elements;
-  // A branch-free pass first (vectorizes); locate the culprit only when something is wrong.
-  bool all_finite = true;
-  for (std::int64_t i = 0; i < n; ++i) all_finite &= std::isfinite(values[i]);
-  if (all_finite) return;
+  // A branch-free pass first; locate the culprit only when something is wrong.
+  if (all_finite({values, static_cast<std::size_t>(n)})) return;
   for (std::int64_t i = 0; i < n; ++i) {
     if (!std::isfinite(values[i])) {
       raise("{}: sample {} holds {} at element {}; inputs must be finite (fix or drop that sample)", where,

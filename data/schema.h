@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,6 +73,9 @@ std::string shape_text(const std::vector<std::int64_t>& shape);
 // Writes the attributes of design.md §5 (schema, workload, class_names, source, created_by)
 // onto the group of a split.
 void write_split_attributes(hid_t group, const std::string& workload, const std::string& source);
+
+// True when no value is NaN or infinite (vectorised: the loader runs it on every batch it reads).
+bool all_finite(std::span<const float> values);
 
 // Throws parbench::Error naming the dataset and sample when a value is NaN or infinite;
 // `values` holds rows [first_row, first_row + rows) of an input dataset.

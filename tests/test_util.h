@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "data/h5.h"
 
 namespace parbench::test {
 
@@ -54,6 +55,22 @@ inline std::string error_of(const std::function<void()>& f) {
     return error.what();
   }
   return "(no error)";
+}
+
+// Replaces element `element` of sample `sample` of a float dataset of an HDF5 file with `value`:
+// the way a real dataset goes bad (an Inf from a failed feature extraction, a NaN pose value from a
+// pose estimator that lost the person).
+inline void poison_sample(const std::filesystem::path& path, const std::string& dataset, std::int64_t sample,
+                          std::int64_t element, float value) {
+  h5::File file{H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT)};
+  h5::Dataset data = h5::open_dataset(file.get(), dataset);
+  const h5::Layout layout = h5::layout(data.get());
+  std::int64_t row = 1;
+  for (std::size_t i = 1; i < layout.shape.size(); ++i) row *= layout.shape[i];
+  std::vector<float> values(static_cast<std::size_t>(row));
+  h5::read_rows(data.get(), H5T_NATIVE_FLOAT, sample, 1, values.data());
+  values[static_cast<std::size_t>(element)] = value;
+  h5::write_rows(data.get(), H5T_NATIVE_FLOAT, sample, 1, values.data());
 }
 
 struct CommandResult {
