@@ -113,5 +113,7 @@ std::vector<std::unique_ptr<Comm>> make_local_comms(int size);
 std::unique_ptr<Comm> make_world_comm();
 // True when this process was started by an MPI launcher (mpirun, srun) with more than one rank.
 bool launched_with_mpi();
+// The number of ranks the launcher started (the variables launched_with_mpi() reads); 1 without one.
+int launched_world_size();
 
 }  // namespace parbench::strategies

@@ -3,6 +3,7 @@
 // MPI calls made elsewhere on the same ranks (the benchmark's timing all-reduce, for instance),
 // and runs blocking MPI collectives on its communication thread: that thread is what overlaps
 // them with the caller's compute.
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -20,15 +21,17 @@
 
 namespace parbench::strategies {
 
-bool launched_with_mpi() {
+int launched_world_size() {
   // OpenMPI's mpirun sets OMPI_COMM_WORLD_SIZE; MPICH's hydra and srun --mpi=pmi2 set PMI_SIZE;
   // srun (any plugin) sets SLURM_STEP_NUM_TASKS for the tasks of a job step (not in the batch
   // script itself, which sees SLURM_NTASKS only).
   for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"}) {
-    if (const char* value = std::getenv(var)) return std::atoi(value) > 1;
+    if (const char* value = std::getenv(var)) return std::max(1, std::atoi(value));
   }
-  return false;
+  return 1;
 }
+
+bool launched_with_mpi() { return launched_world_size() > 1; }
 
 #if PARBENCH_HAVE_MPI
 

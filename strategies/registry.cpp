@@ -21,14 +21,20 @@ namespace {
 
 using Factory = std::function<std::unique_ptr<Strategy>(const StrategyOptions&)>;
 
-const std::vector<std::pair<std::string, Factory>>& factories() {
-  static const std::vector<std::pair<std::string, Factory>> all = {
+struct Entry {
+  std::string name;
+  Factory factory;
+  bool processes = false;  // one MPI process per worker: --workers is the launcher's world size
+};
+
+const std::vector<Entry>& factories() {
+  static const std::vector<Entry> all = {
       {"serial", make_serial},
       {"thread_pool", make_thread_pool},
       {"task_graph", make_task_graph},
-      {"zero", make_zero},
+      {"zero", make_zero, true},
       {"dp", make_dp},
-      {"ddp", make_ddp},
+      {"ddp", make_ddp, true},
   };
   return all;
 }
@@ -37,13 +43,20 @@ const std::vector<std::pair<std::string, Factory>>& factories() {
 
 std::vector<std::string> strategy_names() {
   std::vector<std::string> names;
-  for (const auto& [name, factory] : factories()) names.push_back(name);
+  for (const auto& entry : factories()) names.push_back(entry.name);
   return names;
 }
 
+bool one_process_per_worker(std::string_view name) {
+  for (const auto& entry : factories()) {
+    if (entry.name == name) return entry.processes;
+  }
+  return false;
+}
+
 std::unique_ptr<Strategy> make_strategy(const std::string& name, const StrategyOptions& options) {
-  for (const auto& [known, factory] : factories()) {
-    if (known == name) return factory(options);
+  for (const auto& entry : factories()) {
+    if (entry.name == name) return entry.factory(options);
   }
   raise("unknown strategy '{}'; valid strategies: {}", name, fmt::join(strategy_names(), ", "));
 }

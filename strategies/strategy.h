@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "data/loader.h"
@@ -117,6 +118,9 @@ class Strategy {
 // Creates a strategy by name; throws parbench::Error listing the valid names.
 std::unique_ptr<Strategy> make_strategy(const std::string& name, const StrategyOptions& options);
 std::vector<std::string> strategy_names();
+// True for the strategies that run one MPI process per worker (ddp, zero): under mpirun/srun their
+// worker count is the world size. False for the in-process ones and for unknown names.
+bool one_process_per_worker(std::string_view name);
 
 // The batch's host tensors as a model view (valid while `batch` lives).
 models::BatchView view_of(const data::Batch& batch);
