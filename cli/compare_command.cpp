@@ -1,12 +1,14 @@
 // `parbench compare BASE NEW` and `parbench compare --history DIR`: the regression gate. Prints a
 // Markdown comparison for CI logs and reports through `regression_found` whether any benchmark got
 // significantly slower.
+#include <limits>
 #include <memory>
 #include <string>
 
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/validators.h"
 #include "core/error.h"
 #include "core/output_file.h"
 #include "results/compare.h"
@@ -59,8 +61,10 @@ void add_compare_command(CLI::App& app, bool& regression_found) {
   compare
       ->add_option("--threshold", args->options.threshold_pct,
                    "Median change in % beyond which a benchmark counts as slower or faster")
+      ->check(non_negative_number())
       ->capture_default_str();
   compare->add_option("--alpha", args->options.alpha, "Significance level of the Mann-Whitney U test")
+      ->check(number_in(std::numeric_limits<double>::denorm_min(), 1, true, false, "a number in (0, 1)", "in (0, 1)"))
       ->capture_default_str();
   compare->add_option("--filter", args->options.filter,
                       "Compare only benchmarks whose name matches this regular expression (e.g. '^step/')");

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/validators.h"
 #include "core/output_file.h"
 #include "data/import.h"
 #include "data/inspect.h"
@@ -94,25 +95,32 @@ void add_data_commands(CLI::App& app) {
   synth->add_option("--workload", synth_args->options.workload, "Workload")
       ->required()
       ->check(CLI::IsMember(workloads));
-  synth->add_option("--samples", synth_args->options.samples, "Number of samples N (all splits)")->required();
+  synth->add_option("--samples", synth_args->options.samples, "Number of samples N (all splits)")
+      ->required()
+      ->check(integer_at_least(1));
   synth->add_option("--out", synth_args->out, "Output HDF5 file")->required();
-  synth->add_option("--seed", synth_args->options.seed, "Random seed")->capture_default_str();
+  synth->add_option("--seed", synth_args->options.seed, "Random seed")
+      ->check(integer_at_least(0))
+      ->capture_default_str();
   synth->add_option("--dtype", synth_args->dtype, "Feature dtype on disk")
       ->check(CLI::IsMember({"f32", "f16"}))
       ->capture_default_str();
   synth->add_option("--compression", synth_args->options.gzip_level, "gzip level, 0 = none")
-      ->check(CLI::Range(0, 9))
+      ->check(integer_in(0, 9))
       ->capture_default_str();
   synth->add_option("--split", synth_args->split, "Splits as groups: train,val or train=0.9,val=0.1");
   synth->add_option("--balance", synth_args->options.positive_fraction, "Share of class 1 (violent/anomaly)")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(fraction(false))
       ->capture_default_str();
-  synth->add_option("--frames", synth_args->options.frames, "Frames T (default: 20 violence, 16 shoplifting)");
+  synth->add_option("--frames", synth_args->options.frames, "Frames T (default: 20 violence, 16 shoplifting)")
+      ->check(integer_at_least(1));
   synth->add_option("--dim", synth_args->options.feature_dim, "Feature size D (violence)")
-      ->check(CLI::PositiveNumber)
+      ->check(integer_at_least(1))
       ->capture_default_str();
-  synth->add_option("--chunk-samples", synth_args->options.chunk_samples,
-                    "Samples per HDF5 chunk (default: ~256 KiB chunks)");
+  synth
+      ->add_option("--chunk-samples", synth_args->options.chunk_samples,
+                   "Samples per HDF5 chunk (default: ~256 KiB chunks)")
+      ->check(integer_at_least(1));
   synth->add_flag("--force", synth_args->force, "Replace the output file if it exists");
   synth->callback([synth_args] { run_synth(*synth_args); });
 
@@ -129,9 +137,12 @@ void add_data_commands(CLI::App& app) {
       ->check(CLI::IsMember({"f32", "f16"}))
       ->capture_default_str();
   import_cmd->add_option("--compression", import_args->options.gzip_level, "gzip level, 0 = none")
-      ->check(CLI::Range(0, 9))
+      ->check(integer_in(0, 9))
       ->capture_default_str();
-  import_cmd->add_option("--chunk-samples", import_args->options.chunk_samples, "Samples per HDF5 chunk");
+  import_cmd
+      ->add_option("--chunk-samples", import_args->options.chunk_samples,
+                   "Samples per HDF5 chunk (default: ~256 KiB chunks)")
+      ->check(integer_at_least(1));
   import_cmd->add_flag("--force", import_args->force, "Replace the output file if it exists");
   import_cmd->callback([import_args] { run_import(*import_args); });
 

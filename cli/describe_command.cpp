@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/validators.h"
 #include "core/error.h"
 #include "kernels/backend.h"
 #include "models/model.h"
@@ -76,10 +77,16 @@ void add_describe_command(CLI::App& app) {
   describe->add_option("--workload", args->workload, "Workload")
       ->required()
       ->check(CLI::IsMember(models::model_names()));
-  describe->add_option("--batch", args->batch, "Batch size per worker for activation memory")->capture_default_str();
-  describe->add_option("--workers", args->workers, "Workers N for the sharded memory figures")->capture_default_str();
-  describe->add_option("--frames", args->config.steps, "Frames T (default: violence 20, shoplifting 16)");
-  describe->add_option("--dim", args->config.features, "Feature size D (violence, default 4096)");
+  describe->add_option("--batch", args->batch, "Batch size per worker for activation memory")
+      ->check(integer_at_least(1))
+      ->capture_default_str();
+  describe->add_option("--workers", args->workers, "Workers N for the sharded memory figures")
+      ->check(integer_at_least(1))
+      ->capture_default_str();
+  describe->add_option("--frames", args->config.steps, "Frames T (default: violence 20, shoplifting 16)")
+      ->check(integer_at_least(1));
+  describe->add_option("--dim", args->config.features, "Feature size D (violence, default 4096)")
+      ->check(integer_at_least(1));
   describe->add_flag("--json", args->json, "Print JSON");
   describe->callback([args] {
     const nlohmann::json out = describe_json(*args);

@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/validators.h"
 #include "core/context.h"
 #include "core/error.h"
 #include "core/interrupt.h"
@@ -541,6 +542,7 @@ void add_sweep_command(CLI::App& app, bool& failed) {
       ->capture_default_str();
   sweep->add_option("--workers", args->workers, "Worker counts (serial: intra-op threads; ddp/zero: MPI ranks)")
       ->delimiter(',')
+      ->check(integer_in(1, 256))
       ->capture_default_str();
   sweep
       ->add_option("--batch", args->batch,
@@ -558,18 +560,27 @@ void add_sweep_command(CLI::App& app, bool& failed) {
                    "Kernel backend: cpu, or cuda (a build without it reports every step as skipped)")
       ->capture_default_str();
   sweep->add_option("--repetitions", args->repetitions, "Google Benchmark repetitions per configuration")
+      ->check(integer_at_least(1))
       ->capture_default_str();
-  sweep->add_option("--min-time", args->min_time, "Seconds each repetition runs at least")->capture_default_str();
+  sweep->add_option("--min-time", args->min_time, "Seconds each repetition runs at least")
+      ->check(positive_number())
+      ->capture_default_str();
   sweep->add_flag("--no-collectives", args->no_collectives, "Skip the collective benchmarks");
-  sweep->add_option("--max-mib", args->max_mib, "Largest collective message, MiB")->capture_default_str();
+  sweep->add_option("--max-mib", args->max_mib, "Largest collective message, MiB")
+      ->check(integer_at_least(1))
+      ->capture_default_str();
   sweep->add_option("--out", args->out, "Run folder (default results/runs/<SLURM job id or timestamp>)");
   sweep->add_option("--launcher", args->launcher, "How MPI strategies start: mpirun, or srun inside an allocation")
       ->capture_default_str();
   sweep->add_option("--bench-dir", args->bench_dir, "Folder of the harness binaries (default: found beside parbench)");
   sweep->add_option("--timeout", args->timeout, "Seconds one configuration may take before it is stopped")
+      ->check(positive_number())
       ->capture_default_str();
   sweep->add_flag("--plan", args->plan_only, "Print the configurations as JSON (with their commands) and exit");
-  sweep->add_option("--only", args->only, "Run only configuration K of --plan (one SLURM array element); no report");
+  sweep
+      ->add_option("--only", args->only,
+                   "Run only configuration K (from 0) of --plan (one SLURM array element); no report")
+      ->check(integer_at_least(0));
   sweep->add_flag("--no-report", args->no_report, "Do not run parbench report at the end");
   sweep->add_flag("--no-plots", args->no_plots, "Report without plots");
   sweep->add_flag("--force", args->force, "Reuse a --out folder that already holds a sweep");

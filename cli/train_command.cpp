@@ -9,9 +9,11 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/validators.h"
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "models/model.h"
+#include "strategies/comm.h"
 #include "strategies/trainer.h"
 
 namespace parbench::cli {
@@ -37,6 +39,8 @@ struct TrainArgs {
   float dropout = -1.0f;
   bool no_shuffle = false;
   int warmup_steps = -1;
+  bool no_check_finite = false;
+  bool workers_given = false;  // --workers on the command line (else the launcher's world size may apply)
 };
 
 void run_train(TrainArgs& args) {
@@ -47,7 +51,11 @@ void run_train(TrainArgs& args) {
   o.resume = args.resume;
   o.metrics = args.metrics;
   o.trace = args.trace;
-  if (args.bucket_mb <= 0) raise("--bucket-mb must be positive (got {})", args.bucket_mb);
+  // design.md §9: under mpirun/srun the world size is the worker count of the strategies that run
+  // one process per worker; a --workers that differs is refused by the strategy itself.
+  if (!args.workers_given && strategies::launched_with_mpi() && strategies::one_process_per_worker(o.strategy_name)) {
+    o.strategy.workers = strategies::launched_world_size();
+  }
   o.strategy.bucket_bytes = static_cast<std::size_t>(args.bucket_mb * (1 << 20));
   o.strategy.overlap = !args.no_overlap;
   if (o.strategy.stage != 0 && o.strategy_name != "zero") {
@@ -58,6 +66,7 @@ void run_train(TrainArgs& args) {
   }
   if (o.strategy_name == "zero" && o.strategy.stage == 0) o.strategy.stage = 1;
   o.shuffle = !args.no_shuffle;
+  o.check_finite = !args.no_check_finite;
   o.strategy.model.dropout = args.dropout;
   o.strategy.optimizer.warmup_steps = args.warmup_steps;
   o.strategy.loss.spec = models::default_loss(o.strategy.workload);
@@ -102,38 +111,63 @@ void add_train_command(CLI::App& app) {
   train->add_option("--data", args->data, "Training HDF5 file (its /train and /val splits when present)")->required();
   train->add_option("--val", args->val, "Validation HDF5 file");
   train->add_option("--strategy", o.strategy_name, "Strategy")->capture_default_str();
-  train->add_option("--workers", o.strategy.workers, "Workers")->capture_default_str();
-  train->add_option("--stage", o.strategy.stage, "zero: 1 shards optimizer state, 2 also gradients, 3 also parameters");
-  train->add_option("--hybrid", o.strategy.hybrid,
-                    "zero: shard within groups of this many ranks, replicate across groups");
-  train->add_option("--bucket-mb", args->bucket_mb, "ddp: gradient bucket size in MiB")->capture_default_str();
+  CLI::Option* workers =
+      train
+          ->add_option("--workers", o.strategy.workers,
+                       "Workers (default 1; under mpirun/srun the world size for the multi-process strategies, ddp "
+                       "and zero, where a different value is an error)")
+          ->check(integer_at_least(1));
+  train->add_option("--stage", o.strategy.stage, "zero: 1 shards optimizer state, 2 also gradients, 3 also parameters")
+      ->check(integer_in(1, 3));
+  train
+      ->add_option("--hybrid", o.strategy.hybrid,
+                   "zero: shard within groups of this many ranks, replicate across groups (0 = one group of all "
+                   "ranks, the default)")
+      ->check(integer_at_least(0));
+  train->add_option("--bucket-mb", args->bucket_mb, "ddp: gradient bucket size in MiB")
+      ->check(positive_number())
+      ->capture_default_str();
   train->add_flag("--no-overlap", args->no_overlap, "ddp: all-reduce the buckets after backward, not during it");
   train->add_flag("--sync-bn", o.strategy.sync_bn, "BatchNorm statistics over the global batch (as SyncBatchNorm)");
   train->add_flag("--deterministic", o.strategy.deterministic, "Fixed reduction orders: runs repeat bitwise");
   train->add_option("--backend", o.strategy.backend, "Kernel backend: cpu | cuda")->capture_default_str();
-  train->add_option("--threads", o.strategy.threads, "Intra-op threads per worker")->capture_default_str();
-  train->add_option("--batch", o.batch, "Global batch size")->capture_default_str();
-  train->add_option("--epochs", o.epochs, "Epochs")->capture_default_str();
-  train->add_option("--steps", o.steps, "Stop after this many optimizer steps (overrides --epochs)");
+  train->add_option("--threads", o.strategy.threads, "Intra-op threads per worker")
+      ->check(integer_at_least(1))
+      ->capture_default_str();
+  train->add_option("--batch", o.batch, "Global batch size")->check(integer_at_least(1))->capture_default_str();
+  train->add_option("--epochs", o.epochs, "Epochs")->check(integer_at_least(1))->capture_default_str();
+  train->add_option("--steps", o.steps, "Stop after this many optimizer steps (overrides --epochs)")
+      ->check(integer_at_least(1));
   train->add_option("--optimizer", o.strategy.optimizer.kind, "adam | sgd")
       ->check(CLI::IsMember({"adam", "sgd"}))
       ->capture_default_str();
-  train->add_option("--lr", o.strategy.optimizer.lr, "Learning rate")->capture_default_str();
-  train->add_option("--adam-eps", o.strategy.optimizer.eps, "Adam epsilon (Keras' default)")->capture_default_str();
+  train->add_option("--lr", o.strategy.optimizer.lr, "Learning rate")->check(positive_number())->capture_default_str();
+  train->add_option("--adam-eps", o.strategy.optimizer.eps, "Adam epsilon (Keras' default)")
+      ->check(positive_number())
+      ->capture_default_str();
   train->add_option("--lr-schedule", o.strategy.optimizer.schedule, "warmup-cosine | constant")
       ->check(CLI::IsMember({"warmup-cosine", "constant"}))
       ->capture_default_str();
-  train->add_option("--warmup-steps", args->warmup_steps, "Linear warmup steps (default: 5% of the steps)");
+  train->add_option("--warmup-steps", args->warmup_steps, "Linear warmup steps, 0 = none (default: 5% of the steps)")
+      ->check(integer_at_least(0));
   train->add_option("--clip", o.strategy.optimizer.clip, "Global-norm gradient clipping, 0 = off")
+      ->check(non_negative_number())
       ->capture_default_str();
   train->add_option("--loss", args->loss, "focal | ce (default: the workload's)")
       ->check(CLI::IsMember({"focal", "ce"}));
-  train->add_option("--label-smoothing", args->label_smoothing, "Label smoothing (default: the workload's)");
+  train->add_option("--label-smoothing", args->label_smoothing, "Label smoothing (default: the workload's)")
+      ->check(fraction(true));
   train->add_flag("--class-weights", o.class_weights, "Weight classes by total / (classes * count)");
-  train->add_option("--dropout", args->dropout, "Dropout probability (default: the workload's)");
+  train->add_option("--dropout", args->dropout, "Dropout probability, 0 = off (default: the workload's)")
+      ->check(fraction(true));
   train->add_flag("--no-shuffle", args->no_shuffle, "Keep the data's order");
-  train->add_option("--seed", o.strategy.seed, "Seed for initialisation, shuffling and dropout")->capture_default_str();
+  train->add_option("--seed", o.strategy.seed, "Seed for initialisation, shuffling and dropout")
+      ->check(integer_at_least(0))
+      ->capture_default_str();
+  train->add_flag("--no-check-finite", args->no_check_finite,
+                  "Do not stop at a NaN/Inf input value as its batch is read (it then reaches the model)");
   train->add_option("--loader-threads", o.loader_threads, "Data loader threads (0 = synchronous)")
+      ->check(integer_at_least(0))
       ->capture_default_str();
   train->add_option("--checkpoint", args->checkpoint,
                     "Checkpoint written at every epoch end and at the end. With it, SIGUSR1 or SIGTERM stops the run "
@@ -143,7 +177,10 @@ void add_train_command(CLI::App& app) {
   train->add_option("--trace", args->trace, "Write a Chrome trace (Perfetto) of the steps here");
   train->add_flag("--quiet", o.quiet, "No progress lines");
   train->add_flag("--force", o.force, "Replace existing --metrics and --checkpoint files");
-  train->callback([args] { run_train(*args); });
+  train->callback([args, workers] {
+    args->workers_given = workers->count() > 0;
+    run_train(*args);
+  });
 }
 
 }  // namespace parbench::cli

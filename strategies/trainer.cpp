@@ -285,7 +285,8 @@ TrainResult train(const TrainOptions& options) {
                                                .seed = options.strategy.seed,
                                                .shuffle = options.shuffle,
                                                .drop_last = true,
-                                               .threads = options.loader_threads});
+                                               .threads = options.loader_threads,
+                                               .check_finite = options.check_finite});
   std::unique_ptr<data::Loader> val_loader;
   if (val_split) {
     const h5::File file = h5::open_read(val_split->file);
@@ -295,7 +296,8 @@ TrainResult train(const TrainOptions& options) {
                                              .workload = workload,
                                              .batch = std::min<std::int64_t>(options.batch, val_info.samples),
                                              .shuffle = false,
-                                             .threads = 1});
+                                             .threads = 1,
+                                             .check_finite = options.check_finite});
   }
 
   std::int64_t step = 0, epoch = 0, first_batch = 0;

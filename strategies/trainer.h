@@ -27,6 +27,9 @@ struct TrainOptions {
   bool shuffle = true;
   bool class_weights = false;  // weight classes by total / (classes * count) of the training split
   int loader_threads = 2;
+  // Reject a NaN/Inf input as the loader reads its batch (training and validation), naming file,
+  // dataset and sample; off, such a value reaches the model (and usually the loss).
+  bool check_finite = true;
   std::filesystem::path checkpoint;  // written (replaced) at the end of every epoch and of the run
   std::filesystem::path resume;      // continue from this checkpoint
   std::filesystem::path metrics;     // parbench.train/1 JSON

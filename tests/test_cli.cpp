@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <regex>
 #include <string>
 #include <vector>
@@ -467,6 +468,168 @@ TEST(CliVersion, ExitsZero) {
 TEST(CliUsage, NoSubcommandFails) {
   const CommandResult result = run_parbench("");
   EXPECT_NE(result.status, 0) << result.output;
+}
+
+// ---------------------------------------------------------------------------------------------
+// train on data holding one NaN or Inf
+
+// The loader checks every batch as it reads it: a bad value in the first batch stops the run before
+// step 1, one in a later batch stops it when that batch is read (and a run too short to read it
+// succeeds); the message names file, dataset and sample, never a NaN loss. --no-check-finite lets
+// the value through to the model.
+TEST(CliTrain, NonFiniteInputStopsTheRunWhenItsBatchIsRead) {
+  struct Case {
+    std::string workload, synth_args, dataset;
+    float value;
+    std::string text;
+  };
+  const std::vector<Case> cases = {
+      {"violence", "--dim 32 --frames 6", "features", std::numeric_limits<float>::infinity(), "inf"},
+      {"shoplifting", "--frames 4", "pose", std::numeric_limits<float>::quiet_NaN(), "nan"}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.workload);
+    TempDir dir;
+    const fs::path data = dir / "bad.h5";
+    ASSERT_EQ(
+        synth(fmt::format("--workload {} {} --samples 40 --out {}", c.workload, c.synth_args, quoted(data))).status, 0);
+    // --no-shuffle: batch b holds samples 8b..8b+7, so sample 3 is read for step 1, sample 27 for step 4.
+    const std::string train =
+        fmt::format("train --workload {} --data {} --batch 8 --no-shuffle --quiet ", c.workload, quoted(data));
+    auto expect_named = [&](const CommandResult& result, std::int64_t sample) {
+      expect_failure(result,
+                     {data.string() + ":/" + c.dataset + ": sample " + std::to_string(sample) + " holds " + c.text});
+      EXPECT_FALSE(contains(result.output, "loss is") || contains(result.output, "gradient norm is")) << result.output;
+    };
+    test::poison_sample(data, "/" + c.dataset, 27, 11, c.value);
+    EXPECT_EQ(run_parbench(train + "--steps 2").status, 0);
+    expect_named(run_parbench(train + "--steps 5"), 27);
+    expect_named(run_parbench(train + "--steps 5 --loader-threads 0"), 27);
+    test::poison_sample(data, "/" + c.dataset, 3, 11, c.value);
+    expect_named(run_parbench(train + "--steps 1"), 3);
+    // Unchecked, the value reaches the model: the run trains, or stops on a non-finite loss or
+    // gradient (what an unchecked NaN/Inf input did, hours into a run on real data).
+    const CommandResult unchecked = run_parbench(train + "--steps 2 --no-check-finite");
+    EXPECT_FALSE(contains(unchecked.output, " holds ")) << unchecked.output;
+    EXPECT_TRUE(unchecked.status == 0 || contains(unchecked.output, "loss is") ||
+                contains(unchecked.output, "gradient norm is"))
+        << unchecked.output;
+  }
+}
+
+// The validation split is read through the same check, and --no-check-finite turns it off there
+// too (a NaN validation sample only spoils the validation figures: the run completes).
+TEST(CliTrain, NonFiniteValidationSampleIsNamed) {
+  TempDir dir;
+  const fs::path data = dir / "split.h5";
+  ASSERT_EQ(
+      synth("--workload violence --dim 16 --frames 4 --samples 60 --split train,val --out " + quoted(data)).status, 0);
+  test::poison_sample(data, "/val/features", 2, 0, std::numeric_limits<float>::quiet_NaN());
+  const std::string train = "train --workload violence --batch 8 --quiet --epochs 1 --data " + quoted(data);
+  expect_failure(run_parbench(train), {data.string() + ":/val/features: sample 2 holds nan"});
+  const CommandResult unchecked = run_parbench(train + " --no-check-finite");
+  EXPECT_EQ(unchecked.status, 0) << unchecked.output;
+  EXPECT_FALSE(contains(unchecked.output, " holds ")) << unchecked.output;
+}
+
+// ---------------------------------------------------------------------------------------------
+// numeric flags out of range: a usage error naming the flag and its range, before any work
+
+// One bad value of one flag: `command` is run with every flag of `base` except `flag`, then
+// `flag value`. Everything else is valid, so a run that ignores the bad value goes on and succeeds
+// (or fails for another reason that does not name the flag and range).
+struct BadFlag {
+  std::string command;  // "train", "data synth", ...
+  std::string flag, value;
+  std::string range;  // what the message must say
+};
+
+TEST(CliUsage, NumericFlagsOutOfRangeNameTheFlagAndRange) {
+  TempDir dir;
+  const fs::path data = dir / "v.h5";
+  ASSERT_EQ(synth(small_violence(data)).status, 0);
+  const std::string at_least_1 = "an integer, at least 1", at_least_0 = "an integer, at least 0";
+  const std::string positive = "a finite number > 0", non_negative = "a finite number >= 0";
+  const std::string probability = "a number in [0, 1)";
+  const std::vector<BadFlag> cases = {
+      {"train", "--threads", "0", at_least_1},
+      {"train", "--threads", "-2", at_least_1},
+      {"train", "--workers", "0", at_least_1},
+      {"train", "--batch", "0", at_least_1},
+      {"train", "--batch", "-8", at_least_1},
+      {"train", "--epochs", "0", at_least_1},
+      {"train", "--steps", "0", at_least_1},
+      {"train", "--steps", "-1", at_least_1},
+      {"train", "--loader-threads", "-1", at_least_0},
+      {"train", "--warmup-steps", "-2", at_least_0},
+      {"train", "--seed", "-1", at_least_0},
+      {"train", "--stage", "0", "an integer in [1, 3]"},
+      {"train", "--stage", "4", "an integer in [1, 3]"},
+      {"train", "--hybrid", "-1", at_least_0},
+      {"train", "--lr", "nan", positive},
+      {"train", "--lr", "inf", positive},
+      {"train", "--lr", "-0.01", positive},
+      {"train", "--adam-eps", "0", positive},
+      {"train", "--bucket-mb", "nan", positive},
+      {"train", "--clip", "nan", non_negative},
+      {"train", "--clip", "-1", non_negative},
+      {"train", "--dropout", "1", probability},
+      {"train", "--dropout", "-0.1", probability},
+      {"train", "--dropout", "nan", probability},
+      {"train", "--label-smoothing", "1", probability},
+      {"data synth", "--samples", "-5", at_least_1},
+      {"data synth", "--frames", "0", at_least_1},
+      {"data synth", "--dim", "0", at_least_1},
+      {"data synth", "--chunk-samples", "0", at_least_1},
+      {"data synth", "--compression", "10", "an integer in [0, 9]"},
+      {"data synth", "--balance", "nan", "a number in [0, 1]"},
+      {"data synth", "--balance", "1.5", "a number in [0, 1]"},
+      {"data synth", "--seed", "-1", at_least_0},
+      {"data import", "--chunk-samples", "0", at_least_1},
+      {"data import", "--compression", "-1", "an integer in [0, 9]"},
+      {"describe", "--batch", "0", at_least_1},
+      {"describe", "--workers", "0", at_least_1},
+      {"describe", "--frames", "0", at_least_1},
+      {"describe", "--dim", "-1", at_least_1},
+      {"sweep", "--workers", "0", "an integer in [1, 256]"},
+      {"sweep", "--repetitions", "0", at_least_1},
+      {"sweep", "--min-time", "nan", positive},
+      {"sweep", "--max-mib", "0", at_least_1},
+      {"sweep", "--timeout", "0", positive},
+      {"sweep", "--timeout", "nan", positive},
+      {"sweep", "--only", "-2", at_least_0},
+      {"compare", "--threshold", "nan", non_negative},
+      {"compare", "--threshold", "-5", non_negative},
+      {"compare", "--alpha", "0", "a number in (0, 1)"},
+      {"compare", "--alpha", "1.5", "a number in (0, 1)"},
+  };
+  // Valid values for everything else (sweep --plan only prints the plan).
+  const std::string json_file = quoted(dir / "none.json");
+  const std::map<std::string, std::vector<std::pair<std::string, std::string>>> base = {
+      {"train",
+       {{"--workload", "violence"}, {"--data", quoted(data)}, {"--steps", "1"}, {"--batch", "8"}, {"--quiet", ""}}},
+      {"data synth", {{"--workload", "violence"}, {"--samples", "4"}, {"--dim", "4"}, {"--frames", "2"}}},
+      {"data import", {{"--workload", "violence"}, {"--features", quoted(dir / "f.npy")}}},
+      {"describe", {{"--workload", "violence"}}},
+      {"sweep", {{"--plan", ""}, {"--workloads", "violence"}, {"--strategies", "serial"}, {"--workers", "1"}}},
+      {"compare", {{"", json_file + " " + json_file}}},
+  };
+  int out = 0;
+  for (const BadFlag& c : cases) {
+    SCOPED_TRACE(fmt::format("parbench {} {} {}", c.command, c.flag, c.value));
+    std::string args = c.command;
+    for (const auto& [flag, value] : base.at(c.command)) {
+      if (flag != c.flag) args += " " + flag + " " + value;
+    }
+    // Every writing command gets an output of its own, which must not appear.
+    const fs::path output = dir / fmt::format("out{}.h5", out++);
+    if (c.command.starts_with("data")) args += " --out " + quoted(output);
+    args += " " + c.flag + " " + c.value;
+    const CommandResult result = run_parbench(args);
+    EXPECT_NE(result.status, 0) << result.output;
+    EXPECT_TRUE(contains(result.output, c.flag + ": value " + c.value + " is not valid: must be " + c.range))
+        << result.output;
+    EXPECT_FALSE(fs::exists(output));
+  }
 }
 
 }  // namespace
