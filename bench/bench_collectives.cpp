@@ -274,13 +274,11 @@ void register_benchmarks(const std::string& comm_name, int ranks, bool threads, 
 int run(int argc, char** argv) {
   const std::string comm_name =
       bench::take_string_flag(argc, argv, "comm", strategies::launched_with_mpi() ? "mpi" : "local");
-  const long long local_ranks = bench::take_int_flag(argc, argv, "ranks", 2);
-  const long long max_bytes = bench::take_int_flag(argc, argv, "max_bytes", 256LL << 20);
-  if (max_bytes < 4) raise("--max_bytes={} must be at least 4", max_bytes);
-  g_inject_error = bench::take_int_flag(argc, argv, "inject_error", 0) != 0;
+  const long long local_ranks = bench::take_int_flag(argc, argv, "ranks", 2, 1, 64);
+  const long long max_bytes = bench::take_int_flag(argc, argv, "max_bytes", 256LL << 20, 4);
+  g_inject_error = bench::take_int_flag(argc, argv, "inject_error", 0, 0, 1) != 0;
   int rank = 0, ranks = 1;
   if (comm_name == "local") {
-    if (local_ranks < 1 || local_ranks > 64) raise("--ranks={} must be in 1..64", local_ranks);
     ranks = static_cast<int>(local_ranks);
     g_ranks = std::make_unique<LocalRanks>(ranks);
   } else if (comm_name == "mpi") {

@@ -12,11 +12,10 @@
 // .../batch_per_worker:<b> in weak scaling (global batch N*b). In-process strategies (thread_pool,
 // task_graph, dp) are registered for every --workers value, serial with that many intra-op
 // threads; ddp and zero take the world size from the launcher (or run as one rank without mpirun
-// when only they are asked for). A configuration that cannot run (more workers than samples, a
-// backend that was not built, a strategy started with the wrong launcher) is reported with
-// SkipWithError, never dropped. Under MPI every
-// iteration reports the slowest rank's time (UseManualTime with the maximum over ranks), so that
-// all ranks agree on the iteration count; only rank 0 prints and writes --benchmark_out.
+// when only they are asked for), and a --workers list given under mpirun must include it. A configuration that cannot
+// run (more workers than samples, a backend that was not built, a strategy started with the wrong launcher) is reported
+// with SkipWithError, never dropped. Under MPI every iteration reports the slowest rank's time (UseManualTime with the
+// maximum over ranks), so that all ranks agree on the iteration count; only rank 0 prints and writes --benchmark_out.
 // The batch is synthetic (bench/synthetic_batch.h) unless --data names an HDF5 dataset of the
 // workload (design.md §5): then its first samples, read once before any timing.
 #include <benchmark/benchmark.h>
@@ -84,7 +83,7 @@ struct FileBatch {
   }
 };
 
-bool multi_process(const std::string& strategy) { return strategy == "ddp" || strategy == "zero"; }
+bool multi_process(const std::string& strategy) { return strategies::one_process_per_worker(strategy); }
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> items;
@@ -222,8 +221,7 @@ int main(int argc, char** argv) {
   Config config;
   config.workload = bench::take_string_flag(argc, argv, "workload", config.workload);
   const std::string batch_list = bench::take_string_flag(argc, argv, "batch", std::to_string(config.batch));
-  std::vector<int> batches;
-  for (const auto& b : split_list(batch_list)) batches.push_back(std::stoi(b));
+  const std::vector<int> batches = bench::int_list_flag(argv[0], "batch", batch_list, 1);
   const std::string mode = bench::take_string_flag(argc, argv, "mode", "strong");
   if (mode != "strong" && mode != "weak") {
     std::fprintf(stderr, "bench_strategies: --mode must be strong or weak, not \"%s\"\n", mode.c_str());
@@ -231,23 +229,36 @@ int main(int argc, char** argv) {
   }
   config.weak = mode == "weak";
   config.backend = bench::take_string_flag(argc, argv, "backend", config.backend);
-  config.stage = static_cast<int>(bench::take_int_flag(argc, argv, "stage", config.stage));
-  config.sync_bn = bench::take_int_flag(argc, argv, "sync_bn", 0) != 0;
-  config.overlap = bench::take_int_flag(argc, argv, "overlap", 1) != 0;
-  config.bucket_mb = std::stod(bench::take_string_flag(argc, argv, "bucket_mb", "25"));
-  config.peak_gflops = std::stod(bench::take_string_flag(argc, argv, "peak_gflops", "0"));
-  const int peak_reps = static_cast<int>(bench::take_int_flag(argc, argv, "peak_reps", 3));
+  config.stage = static_cast<int>(bench::take_int_flag(argc, argv, "stage", config.stage, 1, 3));
+  config.sync_bn = bench::take_int_flag(argc, argv, "sync_bn", 0, 0, 1) != 0;
+  config.overlap = bench::take_int_flag(argc, argv, "overlap", 1, 0, 1) != 0;
+  config.bucket_mb = bench::take_number_flag(argc, argv, "bucket_mb", config.bucket_mb, 0, true);
+  config.peak_gflops = bench::take_number_flag(argc, argv, "peak_gflops", 0, 0, false);  // 0: measure it
+  const int peak_reps = static_cast<int>(bench::take_int_flag(argc, argv, "peak_reps", 3, 1));
   config.data = bench::take_string_flag(argc, argv, "data", "");
   config.split = bench::take_string_flag(argc, argv, "split", config.split);
   const auto names = split_list(bench::take_string_flag(argc, argv, "strategies", "serial,thread_pool,task_graph,dp"));
-  std::vector<int> workers;
-  for (const auto& w : split_list(bench::take_string_flag(argc, argv, "workers", "1,2,3,4,8"))) {
-    workers.push_back(std::stoi(w));
-  }
+  // Given or not: under mpirun the multi-process strategies default to the world size (design.md §9).
+  const std::string absent = "\x01";  // no command line holds this
+  const std::string workers_text = bench::take_string_flag(argc, argv, "workers", absent);
+  const bool workers_given = workers_text != absent;
+  const std::vector<int> workers =
+      bench::int_list_flag(argv[0], "workers", workers_given ? workers_text : "1,2,3,4,8", 1);
   // ddp and zero run under mpirun, or alone as one rank (MPI initialises as a singleton).
   const bool mpi = strategies::launched_with_mpi() || std::all_of(names.begin(), names.end(), multi_process);
   std::unique_ptr<strategies::Comm> world = mpi ? strategies::make_world_comm() : nullptr;
   const bool root = !world || world->rank() == 0;
+  // A --workers list that leaves out the world size asks for runs this launch cannot make.
+  if (world && workers_given && std::any_of(names.begin(), names.end(), multi_process) &&
+      std::find(workers.begin(), workers.end(), world->size()) == workers.end()) {
+    if (root) {
+      std::fprintf(stderr,
+                   "bench_strategies: --workers=%s but the MPI world has %d ranks: the multi-process strategies run "
+                   "one rank per worker (start with mpirun -np N for --workers=N, or leave --workers out)\n",
+                   workers_text.c_str(), world->size());
+    }
+    return 2;  // every rank decides the same, from the same flags: no abort needed
+  }
   if (!root) {
     bench::take_string_flag(argc, argv, "benchmark_out", "");
     bench::take_string_flag(argc, argv, "benchmark_out_format", "");

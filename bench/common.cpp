@@ -2,10 +2,13 @@
 #include "bench/common.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
@@ -61,13 +64,69 @@ std::string take_string_flag(int& argc, char** argv, std::string_view name, std:
   return value;
 }
 
-long long take_int_flag(int& argc, char** argv, std::string_view name, long long fallback) {
-  const std::string text = take_string_flag(argc, argv, name, "");
-  return text.empty() ? fallback : std::atoll(text.c_str());
+void bad_flag(const char* program, std::string_view name, std::string_view value, std::string_view range) {
+  const std::string_view base = std::string_view(program).substr(std::string_view(program).rfind('/') + 1);
+  fmt::print(stderr, "{}: --{}={}: must be {}\n", base, name, value, range);
+  std::exit(2);
+}
+
+namespace {
+
+// The whole of `text` as an integer, or nullopt.
+std::optional<long long> parse_integer(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  errno = 0;
+  char* end = nullptr;
+  const long long value = std::strtoll(text.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0') return std::nullopt;
+  return value;
+}
+
+std::string integer_range(long long low, long long high) {
+  return high == std::numeric_limits<long long>::max() ? fmt::format("an integer, at least {}", low)
+                                                       : fmt::format("an integer in [{}, {}]", low, high);
+}
+
+}  // namespace
+
+long long take_int_flag(int& argc, char** argv, std::string_view name, long long fallback, long long low,
+                        long long high) {
+  const std::string missing = "\x01";  // no command line holds this
+  const std::string text = take_string_flag(argc, argv, name, missing);
+  if (text == missing) return fallback;
+  const std::optional<long long> value = parse_integer(text);
+  if (!value || *value < low || *value > high) bad_flag(argv[0], name, text, integer_range(low, high));
+  return *value;
+}
+
+std::vector<int> int_list_flag(const char* program, std::string_view name, const std::string& text, int low) {
+  std::vector<int> values;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    const std::size_t end = std::min(text.find(',', begin), text.size());
+    const std::optional<long long> value = parse_integer(text.substr(begin, end - begin));
+    if (!value || *value < low || *value > std::numeric_limits<int>::max()) {
+      bad_flag(program, name, text, fmt::format("a comma-separated list of integers, each at least {}", low));
+    }
+    values.push_back(static_cast<int>(*value));
+    begin = end + 1;
+  }
+  return values;
+}
+
+double take_number_flag(int& argc, char** argv, std::string_view name, double fallback, double low, bool low_open) {
+  const std::string missing = "\x01";
+  const std::string text = take_string_flag(argc, argv, name, missing);
+  if (text == missing) return fallback;
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  const bool ok = !text.empty() && *end == '\0' && std::isfinite(value) && (low_open ? value > low : value >= low);
+  if (!ok) bad_flag(argv[0], name, text, fmt::format("a finite number {} {}", low_open ? ">" : ">=", low));
+  return value;
 }
 
 int run_with_gemm_peak(int argc, char** argv, double& peak_gflops, void (*register_benchmarks)()) {
-  const int peak_reps = static_cast<int>(std::max(1LL, take_int_flag(argc, argv, "peak_reps", 10)));
+  const int peak_reps = static_cast<int>(take_int_flag(argc, argv, "peak_reps", 10, 1));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   add_run_context();

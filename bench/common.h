@@ -2,6 +2,7 @@
 // single-core GEMM peak that "% of peak" counters refer to, and parbench's own --name=N flags.
 #pragma once
 
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,11 +23,20 @@ double measure_gemm_peak_1core(int reps);
 // `peak_gflops`, registers the benchmarks and runs them. Returns the exit status.
 int run_with_gemm_peak(int argc, char** argv, double& peak_gflops, void (*register_benchmarks)());
 
-// Removes --name=<integer> from argv before Google Benchmark parses it; returns the value or
+// Removes --name=<text> from argv before Google Benchmark parses it; returns the value or
 // `fallback`.
-long long take_int_flag(int& argc, char** argv, std::string_view name, long long fallback);
-// The same for --name=<text>.
 std::string take_string_flag(int& argc, char** argv, std::string_view name, std::string fallback);
+// The same for --name=<integer> with low <= value <= high. A value that is not a whole integer in
+// range is a usage error: it prints "<program>: --name=<value>: must be <range>" and exits with
+// status 2 (what Google Benchmark's own flag errors do not: atoll read "0x" or "abc" as 0).
+long long take_int_flag(int& argc, char** argv, std::string_view name, long long fallback, long long low,
+                        long long high = std::numeric_limits<long long>::max());
+// The value of --name=<n1,n2,...>: each an integer >= low; an empty list is an error too.
+std::vector<int> int_list_flag(const char* program, std::string_view name, const std::string& text, int low);
+// --name=<number>: finite and >= low (> low when `low_open`).
+double take_number_flag(int& argc, char** argv, std::string_view name, double fallback, double low, bool low_open);
+// Prints "<program>: --name=<value>: must be <range>" and exits with status 2.
+[[noreturn]] void bad_flag(const char* program, std::string_view name, std::string_view value, std::string_view range);
 
 // A reporter that prints nothing: what non-root MPI ranks pass to RunSpecifiedBenchmarks as the
 // display reporter (they take part in every collective but must not report). Those ranks must
