@@ -3,7 +3,9 @@
 # `report`, a checkpoint and train's metrics must leave no FILE.tmp.<pid> and create no destination,
 # and exit with 128 + the signal (130, 143). `train --checkpoint` keeps its preemption: SIGTERM
 # during a checkpoint write lets the write finish, then the run stops, checkpoints and exits 75.
-#   interrupt_outputs.sh PARBENCH
+#   interrupt_outputs.sh PARBENCH          the writers above
+#   interrupt_outputs.sh PARBENCH sweep    `parbench sweep` (needs the harnesses): SIGINT to the
+#       sweep alone while a harness writes its JSON: the harness is stopped, its partial JSON removed
 # A checkpoint or a report is written in milliseconds: PARBENCH_TEST_HOLD_OUTPUT=S makes the first
 # output of the process wait, complete under its temporary name, for a signal (at most S seconds).
 set -euo pipefail
@@ -51,6 +53,17 @@ expect_interrupted() {
   grep -q "^parbench: interrupted by SIG$signal" "$work/out.txt" ||
     fail "$what: no 'interrupted by SIG$signal' message: $(cat "$work/out.txt")"
 }
+
+if [ "${2:-}" = sweep ]; then
+  interrupt_while_writing "sweep" "$work/run/step-shoplifting-serial-w1.json" INT 130 \
+    "$parbench" sweep --workloads shoplifting --batch 4 --strategies serial --workers 1,2 --repetitions 3 \
+    --min-time 1 --no-plots --out "$work/run"
+  expect_interrupted "sweep" "$work/run/step-shoplifting-serial-w1.json" INT
+  sleep 1  # a harness left running would write its JSON in this second
+  left=$(find "$work/run" -name '*.json*' ! -name plan.json)
+  [ -z "$left" ] || fail "sweep: files left after SIGINT: $left"
+  exit 0
+fi
 
 # data synth: 1000 samples of 20 x 4096, gzip 9: tens of seconds of work, stopped in its first second.
 synth=("$parbench" data synth --workload violence --samples 1000 --compression 9)
