@@ -205,7 +205,7 @@ TEST(CheckpointSave, BadCheckpointIsRefusedBeforeWriting) {
   const auto refused = [&](const std::function<void(Checkpoint&)>& change) {
     Checkpoint c = adam_checkpoint();
     change(c);
-    const std::string message = error_of([&] { data::save_checkpoint(dir / "bad.h5", c, false); });
+    std::string message = error_of([&] { data::save_checkpoint(dir / "bad.h5", c, false); });
     EXPECT_TRUE(dir.files().empty()) << message;
     return message;
   };

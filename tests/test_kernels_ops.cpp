@@ -104,7 +104,8 @@ TEST(KernelsOpsBlasLike, AddBiasMatchesReferenceAndBiasBackwardMatchesFiniteDiff
     const Floats r = uniform(y.size(), -1, 1, rng);
     Doubles bias64 = widen(bias);
     const Doubles y64 = widen(y0), r64 = widen(r);
-    const Doubles fd = finite_differences(bias64, [&] {
+    // m, n by copy: clang before 16 (clang-tidy-14) cannot capture structured bindings.
+    const Doubles fd = finite_differences(bias64, [&, m = m, n = n] {
       double sum = 0.0;
       for (int i = 0; i < m; ++i)
         for (int j = 0; j < n; ++j) sum += r64[i * n + j] * (y64[i * n + j] + bias64[j]);
@@ -371,7 +372,8 @@ TEST(KernelsOpsBatchNorm, TrainingForwardMatchesReferenceAndBackwardMatchesFinit
     // L = r . y(x, gamma, beta) with batch statistics.
     const Floats r = uniform(size, -1, 1, rng);
     const Doubles r64 = widen(r);
-    const auto loss = [&] { return dot(r64, batchnorm64(x64, gamma64, beta64, m, c, kBnEps).y); };
+    // m, c by copy: clang before 16 (clang-tidy-14) cannot capture structured bindings.
+    const auto loss = [&, m = m, c = c] { return dot(r64, batchnorm64(x64, gamma64, beta64, m, c, kBnEps).y); };
     const Doubles fd_x = finite_differences(x64, loss), fd_gamma = finite_differences(gamma64, loss),
                   fd_beta = finite_differences(beta64, loss);
     const Floats prior_x = uniform(size, -1, 1, rng), prior_gamma = uniform(c, -1, 1, rng),
@@ -591,7 +593,8 @@ TEST(KernelsOpsSoftmaxLoss, LossesMatchReferenceAndGradientsMatchFiniteDifferenc
           // L = scale * sum_i weighted loss_i(softmax(logits_i)), scale = 1 / batch as in training.
           const float scale = 1.0f / static_cast<float>(batch);
           Doubles logits64 = widen(logits);
-          const Doubles fd = finite_differences(logits64, [&] {
+          // By copy: clang before 16 (clang-tidy-14) cannot capture structured bindings.
+          const Doubles fd = finite_differences(logits64, [&, batch = batch, classes = classes] {
             const Doubles l =
                 losses64(softmax64(logits64, batch, classes), targets, class_weights, batch, classes, spec);
             double sum = 0.0;

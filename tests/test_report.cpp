@@ -26,7 +26,6 @@ using parbench::test::error_of;
 using parbench::test::run_parbench;
 using parbench::test::TempDir;
 using results::build_report;
-using results::InputFile;
 using results::ScalingReport;
 using results::StrategyPoint;
 using results::StrategySeries;
@@ -185,7 +184,7 @@ TEST(ReportBuild, BestStrategySaysWhenTheRankingIsWithinTheSpread) {
   // 2 workers: a (median 50, 48-52 ms) beats b (median 51, 50-53 ms), but the ranges overlap;
   // 4 workers: c (20-22 ms) beats d (30-31 ms) clearly.
   std::vector<json> entries;
-  const auto add = [&](const char* strategy, int workers, std::vector<double> times) {
+  const auto add = [&](const char* strategy, int workers, const std::vector<double>& times) {
     const std::string name = fmt::format("step/violence/{}/workers:{}/batch:64", strategy, workers);
     for (double t : times) entries.push_back(iteration(name, t));
   };

@@ -26,7 +26,7 @@ struct FakeDataset {
 // Writes a split at the root with the given datasets and the standard attributes.
 std::filesystem::path write_file(const TempDir& dir, const std::string& workload,
                                  const std::vector<FakeDataset>& datasets, bool attributes = true) {
-  const auto path = dir / "bad.h5";
+  auto path = dir / "bad.h5";
   h5::File file = h5::create(path);
   h5::Group root = h5::open_group(file.get(), "/");
   if (attributes) data::write_split_attributes(root.get(), workload, "test");

@@ -179,7 +179,7 @@ struct Shards {
 
 // Shard s holds {s + 1, 10 (s + 1)}: the sums 1 + 2 + ... + n are exact in floats.
 void expect_sums(const std::vector<std::vector<float>>& values, int n) {
-  const float total = static_cast<float>(n * (n + 1) / 2);
+  const float total = static_cast<float>(n * (n + 1) / 2);  // NOLINT(bugprone-integer-division): n (n + 1) is even
   for (const auto& v : values) EXPECT_EQ(v, (std::vector<float>{total, 10 * total}));
 }
 
@@ -230,6 +230,7 @@ TEST(ShardSumTest, AFailedShardReleasesTheWaitingOnes) {
     };
     if (wait == strategies::ShardSum::Wait::block) {
       std::vector<std::thread> threads;
+      threads.reserve(n);
       for (int s = 0; s < n; ++s) threads.emplace_back(shard, s);
       for (auto& t : threads) t.join();
     } else {
@@ -256,6 +257,7 @@ TEST(ShardSumTest, ResetStartsTheNextStepClean) {
   sums.reset();
   std::vector<std::vector<float>> values(n);
   std::vector<std::thread> threads;
+  threads.reserve(n);
   for (int s = 0; s < n; ++s) {
     threads.emplace_back([&, s] {
       const float x = static_cast<float>(s + 1);

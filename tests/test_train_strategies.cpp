@@ -26,7 +26,7 @@ std::filesystem::path synth(const TempDir& dir, const std::string& workload) {
     options.feature_dim = 64;
   }
   options.splits = data::parse_splits("train,val");
-  const auto path = dir / (workload + ".h5");
+  auto path = dir / (workload + ".h5");  // not const: returned by move
   data::synthesize(options, path);
   return path;
 }
