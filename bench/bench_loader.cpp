@@ -78,7 +78,7 @@ void BM_LoaderEpoch(benchmark::State& state, int threads, bool gzip, h5::Dtype d
 // one batch of B samples of (T, D) floats per iteration, so the time per iteration is its cost per
 // batch. Compare with 1 / batches_per_s of loader/.../threads:0, or with the check:off variants.
 void BM_FiniteCheck(benchmark::State& state) {
-  const std::int64_t row = 20 * 4096;  // the violence sample of these files (T=20, D=4096)
+  const std::int64_t row = std::int64_t{20} * 4096;  // the violence sample of these files (T=20, D=4096)
   std::vector<float> batch(static_cast<std::size_t>(g_batch * row));
   for (std::size_t i = 0; i < batch.size(); ++i) batch[i] = static_cast<float>(i % 1000) * 1e-3f - 0.5f;
   for (auto _ : state) {

@@ -67,7 +67,7 @@ std::string take_string_flag(int& argc, char** argv, std::string_view name, std:
 void bad_flag(const char* program, std::string_view name, std::string_view value, std::string_view range) {
   const std::string_view base = std::string_view(program).substr(std::string_view(program).rfind('/') + 1);
   fmt::print(stderr, "{}: --{}={}: must be {}\n", base, name, value, range);
-  std::exit(2);
+  std::exit(2);  // NOLINT(concurrency-mt-unsafe): flags are read before any thread starts
 }
 
 namespace {

@@ -119,7 +119,7 @@ std::vector<EvalResult> evaluate(Strategy& strategy, data::Loader& loader, const
         for (int r = 0; r < part; ++r) {
           const float* row = probs.data() + static_cast<std::size_t>(r) * heads[h].classes;
           predicted[h].push_back(static_cast<std::int32_t>(std::max_element(row, row + heads[h].classes) - row));
-          truth[h].push_back(labels[static_cast<std::size_t>(begin + r)]);
+          truth[h].push_back(labels[static_cast<std::size_t>(begin) + r]);
         }
       }
     }
@@ -202,6 +202,7 @@ std::vector<float> balanced_class_weights(const std::vector<std::int64_t>& count
   std::int64_t total = 0;
   for (auto c : counts) total += c;
   std::vector<float> weights;
+  weights.reserve(counts.size());
   for (auto c : counts) {
     weights.push_back(c > 0 ? static_cast<float>(static_cast<double>(total) / (static_cast<double>(counts.size()) * c))
                             : 1.0f);
