@@ -32,6 +32,7 @@ class DeviceArray {
   explicit DeviceArray(std::size_t count) : count_(count) {
     EXPECT_EQ(cuda_emu::cudaMalloc(&data_, count * sizeof(T)), cuda_emu::cudaSuccess);
   }
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): the delegated-to constructor does
   explicit DeviceArray(const std::vector<T>& host) : DeviceArray(host.size()) { upload(host); }
   DeviceArray(const DeviceArray&) = delete;
   DeviceArray& operator=(const DeviceArray&) = delete;

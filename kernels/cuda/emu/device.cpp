@@ -59,16 +59,16 @@ constexpr unsigned kMaxThreadsPerBlock = 1024;
 constexpr unsigned kMaxBlockZ = 64;
 constexpr unsigned kMaxGridX = 0x7fffffffu;
 constexpr unsigned kMaxGridYZ = 65535;
-constexpr std::size_t kMaxDynamicShared = 48 * 1024;
+constexpr std::size_t kMaxDynamicShared = std::size_t{48} * 1024;
 
 // Per-fiber stack: kernels are shallow (a few hundred bytes of frames), 64 KiB leaves room for
 // helper calls; the sanitizers' instrumented frames are several times larger. A PROT_NONE guard
 // page below each stack turns an overflow into a crash instead of silent corruption. Pages are
 // committed only when touched, so 1024 fibers reserve address space, not memory.
 #if PB_EMU_ASAN || PB_EMU_TSAN
-constexpr std::size_t kStackBytes = 512 * 1024;
+constexpr std::size_t kStackBytes = std::size_t{512} * 1024;
 #else
-constexpr std::size_t kStackBytes = 64 * 1024;
+constexpr std::size_t kStackBytes = std::size_t{64} * 1024;
 #endif
 
 enum class State : int { ready, at_barrier, at_warp, done };
@@ -132,7 +132,7 @@ void swap_context(Context& save, const Context& load) {
 // pb_emu_switch_context pops, with fiber_main as the return address.
 void make_context(Context& context, unsigned char* stack, std::size_t bytes) {
   const auto top = reinterpret_cast<std::uintptr_t>(stack + bytes) & ~std::uintptr_t{15};
-  auto* slots = reinterpret_cast<std::uint64_t*>(top);
+  auto* slots = reinterpret_cast<std::uint64_t*>(top);  // NOLINT(performance-no-int-to-ptr): an aligned stack top
   slots[-1] = 0;  // fiber_main's return address: none (ends backtraces); rsp = 8 mod 16 at entry
   slots[-2] = reinterpret_cast<std::uint64_t>(&fiber_main);
   for (int slot = -8; slot <= -3; ++slot) slots[slot] = 0;  // r15 r14 r13 r12 rbx rbp
@@ -474,12 +474,12 @@ int lane_id() {
   return static_cast<int>(fiber->linear % warpSize);
 }
 
-void syncthreads(const std::source_location& location) {
+void syncthreads(const char* file, unsigned line) {
   Scheduler& s = scheduler;
   Fiber* fiber = s.current.load(std::memory_order_relaxed);
   if (!fiber) misuse("__syncthreads was called outside a kernel");
-  fiber->wait_file.store(location.file_name(), std::memory_order_relaxed);
-  fiber->wait_line.store(location.line(), std::memory_order_relaxed);
+  fiber->wait_file.store(file, std::memory_order_relaxed);
+  fiber->wait_line.store(line, std::memory_order_relaxed);
   fiber->state.store(State::at_barrier, std::memory_order_relaxed);
   tsan_release(&s.barrier_token);
   yield_to_host(*fiber);

@@ -44,7 +44,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <source_location>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -93,7 +92,8 @@ struct Launch {
 cudaError_t run_grid(const Launch& launch);
 
 void* dynamic_shared_memory();
-void syncthreads(const std::source_location& where);
+// file and line of the __syncthreads call, for the deadlock report.
+void syncthreads(const char* file, unsigned line);
 void syncwarp(unsigned mask);
 // Warp exchange: publishes `value` for this lane, waits for every lane of `mask`, then returns the
 // values of the 32 lanes (lanes outside the mask or the block hold their own 0).
@@ -130,8 +130,10 @@ T* dynamic_shared() {
 }
 
 // ---- synchronisation ----------------------------------------------------------------------------
-inline void __syncthreads(const std::source_location& where = std::source_location::current()) {
-  detail::syncthreads(where);
+// __builtin_FILE/__builtin_LINE rather than std::source_location, which libstdc++ 12 offers only to
+// compilers with __builtin_source_location (not clang before 16, i.e. clang-tidy-14). Same values.
+inline void __syncthreads(const char* file = __builtin_FILE(), unsigned line = __builtin_LINE()) {
+  detail::syncthreads(file, line);
 }
 inline void __syncwarp(unsigned mask = 0xffffffffu) { detail::syncwarp(mask); }
 inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
