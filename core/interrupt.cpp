@@ -96,7 +96,7 @@ const char* signal_name(int signal) {
 void preempt_on(std::atomic<bool>* flag) { g_preempt.store(flag); }
 
 void restore_signals_in_child() {
-  if (g_have_original) sigprocmask(SIG_SETMASK, &g_original_mask, nullptr);
+  if (g_have_original) pthread_sigmask(SIG_SETMASK, &g_original_mask, nullptr);
 }
 
 void set_spawn_signal_mask(posix_spawnattr_t* attributes) {

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <system_error>
 #include <utility>
@@ -63,7 +62,7 @@ void write_whole_file(const fs::path& path, std::string_view text, const fs::pat
   stream << text;
   // A full disk often shows only when the buffer is written out: close() before judging the stream.
   stream.close();
-  if (!stream) raise("cannot write {}: {}", name.string(), std::strerror(errno));
+  if (!stream) raise("cannot write {}: {}", name.string(), std::generic_category().message(errno));
 }
 
 void write_text_file(const fs::path& destination, std::string_view text, bool overwrite) {

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <numeric>
 #include <set>
+#include <system_error>
 
 namespace parbench::h5 {
 
@@ -176,7 +177,7 @@ std::string reserve_space(hid_t file, int fd) {
   const auto room = static_cast<off_t>(size + cached + (std::size_t{1} << 20) + (std::size_t{64} << 10));
   // KEEP_SIZE: the file's length stays what HDF5 knows; close() frees what was not used.
   if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, room) != 0 && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)) {
-    return std::strerror(errno);
+    return std::generic_category().message(errno);
   }
   return {};
 }

@@ -1029,6 +1029,7 @@ std::vector<fs::path> write_report(const ScalingReport& report, const ReportOpti
     write_text(*files.back(), texts[i]);
   }
   OutputFile::commit_together(files);
+  written.reserve(names.size());
   for (const auto& name : names) written.push_back(out / name);
   if (!options.plots) return written;
   if (!render) raise("{} (tables written to {})", plots_note, out.string());

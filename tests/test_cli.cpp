@@ -618,7 +618,7 @@ TEST(CliUsage, NumericFlagsOutOfRangeNameTheFlagAndRange) {
     SCOPED_TRACE(fmt::format("parbench {} {} {}", c.command, c.flag, c.value));
     std::string args = c.command;
     for (const auto& [flag, value] : base.at(c.command)) {
-      if (flag != c.flag) args += " " + flag + " " + value;
+      if (flag != c.flag) args += fmt::format(" {} {}", flag, value);
     }
     // Every writing command gets an output of its own, which must not appear.
     const fs::path output = dir / fmt::format("out{}.h5", out++);
