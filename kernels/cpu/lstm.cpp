@@ -10,15 +10,8 @@
 
 #include "core/check.h"
 #include "kernels/cpu/blas.h"
+#include "kernels/cpu/clones.h"
 #include "kernels/math.h"
-
-// The cells below are cloned for AVX-512 and AVX2 (chosen at load time). Clang before 16 has no
-// target_clones on templates; the build is GCC, and this lets clang-tidy-14 (scripts/tidy.sh) parse.
-#if defined(__clang__) && __clang_major__ < 16
-#define PARBENCH_LSTM_CLONES
-#else
-#define PARBENCH_LSTM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
 
 namespace parbench::kernels::cpu {
 namespace {
@@ -114,10 +107,9 @@ void for_each_direction(BlasThreadScope& blas, int threads, const F& f) {
 // holds no branch or conditional load and vectorizes; cloned for AVX-512 and AVX2 (chosen at load
 // time), since the portable build targets SSE2.
 template <bool kHasPrevious>
-PARBENCH_LSTM_CLONES void cell_forward(float* __restrict z, float* __restrict c, float* __restrict tanh_c,
-                                       float* __restrict h, const float* __restrict c_prev,
-                                       const float* __restrict bias_ih, const float* __restrict bias_hh,
-                                       std::size_t H) {
+PARBENCH_CPU_CLONES void cell_forward(float* __restrict z, float* __restrict c, float* __restrict tanh_c,
+                                      float* __restrict h, const float* __restrict c_prev,
+                                      const float* __restrict bias_ih, const float* __restrict bias_hh, std::size_t H) {
   for (std::size_t j = 0; j < H; ++j) {
     const LstmCell s =
         lstm_cell(z[j] + (bias_ih[j] + bias_hh[j]), z[H + j] + (bias_ih[H + j] + bias_hh[H + j]),
@@ -171,9 +163,9 @@ void forward_direction(int d, float* y, float* reserve, const float* w_hh, const
 // (a compile-time branch, so the loop stays free of control flow and vectorizes; cloned for
 // AVX-512 and AVX2 like cell_forward).
 template <bool kFirst>
-PARBENCH_LSTM_CLONES void cell_backward(float* __restrict dz, float* __restrict dc, const float* __restrict dh_rec,
-                                        const float* __restrict dy, const float* __restrict act,
-                                        const float* __restrict c_prev, const float* __restrict tanh_c, std::size_t H) {
+PARBENCH_CPU_CLONES void cell_backward(float* __restrict dz, float* __restrict dc, const float* __restrict dh_rec,
+                                       const float* __restrict dy, const float* __restrict act,
+                                       const float* __restrict c_prev, const float* __restrict tanh_c, std::size_t H) {
   // dz (4H) out; dc (H) in and out; dh_rec, dy, c_prev (unused if kFirst), tanh_c (H); act (4H) = i, f, g, o.
   for (std::size_t j = 0; j < H; ++j) {
     const float i = act[j], f = act[H + j], g = act[2 * H + j], o = act[3 * H + j];

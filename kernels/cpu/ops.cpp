@@ -10,6 +10,7 @@
 #include "core/check.h"
 #include "core/error.h"
 #include "kernels/cpu/blas.h"
+#include "kernels/cpu/clones.h"
 #include "kernels/math.h"
 
 namespace parbench::kernels::cpu {
@@ -315,17 +316,13 @@ void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
 
 // One row of dropout; cloned for AVX-512 and AVX2 because the portable build targets SSE2, which
 // has no 32-bit vector multiply for the mask hash.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void dropout_row(float* __restrict y,
-                                                                              const float* __restrict x,
-                                                                              std::uint32_t key, int n, float p,
-                                                                              float keep_scale) {
+PARBENCH_CPU_CLONES void dropout_row(float* __restrict y, const float* __restrict x, std::uint32_t key, int n, float p,
+                                     float keep_scale) {
   for (int e = 0; e < n; ++e) y[e] = dropout_keep(key, static_cast<std::uint32_t>(e), p) ? x[e] * keep_scale : 0.0f;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void dropout_row_backward(float* __restrict dx,
-                                                                                       const float* __restrict dy,
-                                                                                       std::uint32_t key, int n,
-                                                                                       float p, float keep_scale) {
+PARBENCH_CPU_CLONES void dropout_row_backward(float* __restrict dx, const float* __restrict dy, std::uint32_t key,
+                                              int n, float p, float keep_scale) {
   for (int e = 0; e < n; ++e) dx[e] += dropout_keep(key, static_cast<std::uint32_t>(e), p) ? dy[e] * keep_scale : 0.0f;
 }
 
