@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git ca-certificates
-  clang-format-14 clang-tidy-14
+  clang-format-14 clang-tidy-14 clang-tidy-22
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools zlib1g-dev
   libbenchmark-dev libgtest-dev
