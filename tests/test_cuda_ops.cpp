@@ -6,9 +6,12 @@
 // the CPU backend, and most comparisons are exact there.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "cuda_emu_util.h"
@@ -189,6 +192,99 @@ TEST_F(CudaOps, SoftmaxMatchesCpu) {
       const auto in_place = d_logits.download();
       for (std::size_t i = 0; i < size; ++i)
         ASSERT_NEAR(in_place[i], expected[i], 1e-6 * expected[i]) << "in place " << batch << "x" << classes;
+    }
+}
+
+TEST_F(CudaOps, DropoutMasksEqualCpuBitForBit) {
+  // (samples, per_sample): odd sizes, rows not a multiple of the 256-thread block, and a row of
+  // 5000 that takes the 16 x 256 column grid a second stride; first_sample offsets as a worker's
+  // shard of a batch sees them (0, odd, past 2^32 so the 64-bit sample index matters).
+  const std::pair<int, int> shapes[] = {{1, 1}, {3, 17}, {17, 3}, {33, 33}, {7, 1000}, {2, 5000}};
+  for (const auto& [samples, per_sample] : shapes)
+    for (const std::int64_t first_sample : {std::int64_t{0}, std::int64_t{5}, std::int64_t{(1LL << 32) + 3}})
+      for (const float p : {0.0f, 0.1f, 0.5f, 1.0f}) {
+        const auto size = static_cast<std::size_t>(samples) * static_cast<std::size_t>(per_sample);
+        const auto x = random_vector(size, -2.0f, 2.0f, 10);
+        const auto dx0 = random_vector(size, -1.0f, 1.0f, 11);
+        const std::uint64_t seed = 1234, rng_stream = 77;
+        // Exact equality, forward and backward: the same mask function, one product by the same
+        // float scale (never contracted into an fma on the device) and, backward, one add.
+        std::vector<float> y(size), dx = dx0;
+        cpu->dropout_forward(y.data(), x.data(), samples, per_sample, first_sample, seed, rng_stream, p);
+        cpu->dropout_backward(dx.data(), x.data(), samples, per_sample, first_sample, seed, rng_stream, p);
+        DeviceArray<float> d_x(x), d_y(size), d_dx(dx0);
+        dropout_forward(d_y.get(), d_x.get(), samples, per_sample, first_sample, seed, rng_stream, p, nullptr);
+        dropout_backward(d_dx.get(), d_x.get(), samples, per_sample, first_sample, seed, rng_stream, p, nullptr);
+        const auto got_y = d_y.download(), got_dx = d_dx.download();
+        for (std::size_t i = 0; i < size; ++i) {
+          ASSERT_EQ(got_y[i], y[i]) << samples << "x" << per_sample << " first " << first_sample << " p " << p
+                                    << " forward element " << i;
+          ASSERT_EQ(got_dx[i], dx[i]) << samples << "x" << per_sample << " first " << first_sample << " p " << p
+                                      << " backward element " << i;
+        }
+        // In place, as forward ops allow.
+        dropout_forward(d_x.get(), d_x.get(), samples, per_sample, first_sample, seed, rng_stream, p, nullptr);
+        EXPECT_EQ(d_x.download(), y) << "in place " << samples << "x" << per_sample;
+      }
+  // A shard of a batch draws the rows of the whole batch's mask: rows 3.. of a 7-row call equal a
+  // 4-row call that starts at sample 3.
+  const int per_sample = 33;
+  const auto x = random_vector(7 * per_sample, -1.0f, 1.0f, 12);
+  DeviceArray<float> d_x(x), whole(x.size()), shard(4 * per_sample);
+  dropout_forward(whole.get(), d_x.get(), 7, per_sample, 0, 9, 2, 0.5f, nullptr);
+  dropout_forward(shard.get(), d_x.get() + 3 * per_sample, 4, per_sample, 3, 9, 2, 0.5f, nullptr);
+  const auto w = whole.download();
+  EXPECT_EQ(shard.download(), std::vector<float>(w.begin() + 3 * per_sample, w.end()));
+}
+
+TEST_F(CudaOps, SgdStepMatchesCpu) {
+  for (const std::size_t n : {kSizes[0], kSizes[1], kSizes[2], kSizes[3], kSizes[4], kLargeSize}) {
+    const auto param = random_vector(n, -1.0f, 1.0f, 13);
+    const auto grad = random_vector(n, -3.0f, 3.0f, 14);
+    const float lr = 0.03f;
+    std::vector<float> expected = param;
+    cpu->sgd_step(expected.data(), grad.data(), n, lr);
+    DeviceArray<float> d_param(param), d_grad(grad);
+    sgd_step(d_param.get(), d_grad.get(), n, lr, nullptr);
+    // nvcc contracts param - lr * grad to one fma: one rounding fewer, an ulp of the terms at most.
+    const auto got = d_param.download();
+    for (std::size_t i = 0; i < n; ++i)
+      ASSERT_NEAR(got[i], expected[i], kUlp * (std::fabs(param[i]) + std::fabs(lr * grad[i]))) << "n = " << n;
+  }
+}
+
+TEST_F(CudaOps, AdamStepMatchesCpu) {
+  const float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  for (const std::int64_t step : {std::int64_t{1}, std::int64_t{7}})
+    for (const std::size_t n : {kSizes[0], kSizes[1], kSizes[2], kSizes[3], kSizes[4], kLargeSize}) {
+      const auto param = random_vector(n, -1.0f, 1.0f, 15);
+      const auto grad = random_vector(n, -3.0f, 3.0f, 16);
+      // Moments as after a few steps: m of either sign, v > 0 (step 1 starts from zeros as torch).
+      auto m = random_vector(n, -0.5f, 0.5f, 17), v = random_vector(n, 0.0f, 1.0f, 18);
+      if (step == 1) std::fill(m.begin(), m.end(), 0.0f), std::fill(v.begin(), v.end(), 0.0f);
+      std::vector<float> e_param = param, e_m = m, e_v = v;
+      cpu->adam_step(e_param.data(), e_m.data(), e_v.data(), grad.data(), n, lr, beta1, beta2, eps, step);
+      DeviceArray<float> d_param(param), d_m(m), d_v(v), d_grad(grad);
+      adam_step(d_param.get(), d_m.get(), d_v.get(), d_grad.get(), n, lr, beta1, beta2, eps, step, nullptr);
+      const auto g_param = d_param.download(), g_m = d_m.download(), g_v = d_v.download();
+      const double bc1 = 1.0 - std::pow(double{beta1}, static_cast<double>(step));
+      const double bc2 = 1.0 - std::pow(double{beta2}, static_cast<double>(step));
+      for (std::size_t i = 0; i < n; ++i) {
+        // Same expressions (kernels/math.h adam_update); on a GPU nvcc contracts each moment's
+        // a * m + b * g into an fma (one rounding fewer: 2 ulps of the two terms), the corrected
+        // moments, sqrtf, + eps and the division are IEEE-rounded on both (no fast math), and the
+        // final param -= lr * ratio is one more fma. Each bound below is the sum of those roundings
+        // over the magnitudes they act on.
+        const double m_terms = std::fabs(beta1 * m[i]) + std::fabs((1.0f - beta1) * grad[i]);
+        const double v_terms = beta2 * v[i] + (1.0f - beta2) * grad[i] * grad[i];
+        ASSERT_NEAR(g_m[i], e_m[i], 2 * kUlp * m_terms) << "m, step " << step << ", n = " << n << ", i = " << i;
+        ASSERT_NEAR(g_v[i], e_v[i], 2 * kUlp * v_terms) << "v, step " << step << ", n = " << n << ", i = " << i;
+        const double denominator = std::sqrt(v_terms / bc2) + eps;
+        const double update = lr * std::fabs(e_m[i]) / bc1 / denominator;
+        const double m_error = lr * 2 * kUlp * m_terms / bc1 / denominator;  // m's rounding, through the ratio
+        ASSERT_NEAR(g_param[i], e_param[i], kUlp * (std::fabs(param[i]) + 6 * update) + m_error)
+            << "param, step " << step << ", n = " << n << ", i = " << i;
+      }
     }
 }
 

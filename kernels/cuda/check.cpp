@@ -1,4 +1,4 @@
-// CUDA_CHECK's failure path (runtime.h), compiled by the host compiler in both CUDA builds: it
+// CUDA_CHECK's and PB_HOST_CHECK's failure paths (runtime.h), compiled by the host compiler in both CUDA builds: it
 // reports through the project's one check family (core/check.h), which names host, rank and
 // file:line and ends every MPI rank.
 #include <string>
@@ -15,6 +15,10 @@ void cuda_failed(const char* file, int line, const char* expression, int code, c
   if (!::parbench::cuda_emu::last_error_detail().empty())
     detail += fmt::format(" ({})", ::parbench::cuda_emu::last_error_detail());
 #endif
+  ::parbench::check_failed(file, line, expression, detail);
+}
+
+void host_check_failed(const char* file, int line, const char* expression, const std::string& detail) {
   ::parbench::check_failed(file, line, expression, detail);
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "kernels/cuda/runtime.h"
 
@@ -37,6 +38,20 @@ void sigmoid_backward(float* dx, const float* dy, const float* y, std::size_t n,
 // ---- softmax (softmax.cu) -----------------------------------------------------------------------
 // probs (B, C) = softmax of each row of logits (B, C); in place allowed.
 void softmax_forward(float* probs, const float* logits, int batch, int classes, cudaStream_t stream);
+
+// ---- inverted dropout (dropout.cu): y, x, dx, dy (samples, per_sample); row s is global sample --
+// first_sample + s; the masks of kernels/math.h, bit for bit the CPU backend's. rng_stream is the
+// Backend's `stream` (step and layer), renamed beside the CUDA stream.
+void dropout_forward(float* y, const float* x, int samples, int per_sample, std::int64_t first_sample,
+                     std::uint64_t seed, std::uint64_t rng_stream, float p, cudaStream_t stream);
+void dropout_backward(float* dx, const float* dy, int samples, int per_sample, std::int64_t first_sample,
+                      std::uint64_t seed, std::uint64_t rng_stream, float p, cudaStream_t stream);
+
+// ---- optimizers (optimizers.cu): param, m, v, grad (n) --------------------------------------------
+// torch.optim.Adam (no weight decay, no amsgrad); step counts from 1 (checked on the host).
+void adam_step(float* param, float* m, float* v, const float* grad, std::size_t n, float lr, float beta1, float beta2,
+               float eps, std::int64_t step, cudaStream_t stream);
+void sgd_step(float* param, const float* grad, std::size_t n, float lr, cudaStream_t stream);  // param -= lr * grad
 
 }  // namespace PB_CUDA_VARIANT
 }  // namespace parbench::kernels::cuda

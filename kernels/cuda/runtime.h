@@ -7,6 +7,8 @@
 // binary (the `cuda` and `cuda_emulated` backends side by side) without clashing.
 #pragma once
 
+#include <string>
+
 #if PARBENCH_CUDA_EMULATION
 #include "kernels/cuda/emu/device.h"
 #include "kernels/cuda/emu/runtime.h"
@@ -26,9 +28,20 @@ inline namespace PB_CUDA_VARIANT {
 // the error's name and text; under the emulation also its detail (kernel, block, what happened).
 [[noreturn]] void cuda_failed(const char* file, int line, const char* expression, int code, const char* name,
                               const char* text);
+// PB_HOST_CHECK's failure path: parbench::check_failed with a detail formatted by the caller. Host
+// code of .cu files cannot include core/check.h: nvcc 13's host pass rejects fmt's consteval
+// format-string checks.
+[[noreturn]] void host_check_failed(const char* file, int line, const char* expression, const std::string& detail);
 }  // namespace PB_CUDA_VARIANT
 
 }  // namespace parbench::kernels::cuda
+
+// PB_CHECK for the host code of .cu files: `detail` (a std::string expression) only on failure.
+#define PB_HOST_CHECK(cond, detail)                                                      \
+  do {                                                                                   \
+    if (!(cond)) [[unlikely]]                                                            \
+      ::parbench::kernels::cuda::host_check_failed(__FILE__, __LINE__, #cond, (detail)); \
+  } while (0)
 
 #define CUDA_CHECK(expression)                                                                                        \
   do {                                                                                                                \
