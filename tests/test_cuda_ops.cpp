@@ -17,6 +17,7 @@
 #include "cuda_emu_util.h"
 #include "kernels/backend.h"
 #include "kernels/cuda/ops.h"
+#include "kernels/math.h"
 
 namespace parbench::kernels::cuda {
 namespace {
@@ -286,6 +287,99 @@ TEST_F(CudaOps, AdamStepMatchesCpu) {
             << "param, step " << step << ", n = " << n << ", i = " << i;
       }
     }
+}
+
+LossParams loss_params(const LossSpec& spec) {
+  return {spec.kind == LossSpec::Kind::focal, spec.label_smoothing, spec.focal_alpha, spec.focal_gamma};
+}
+
+TEST_F(CudaOps, LossesMatchCpu) {
+  // Cross-entropy and focal (gamma 2 as the violence model, and 0.5 where (1-p)^(gamma-1) grows),
+  // with and without label smoothing and class weights; rows as softmax's (odd counts, 7 not a
+  // multiple of the 4 rows per block), classes odd and 100 (a warp takes 4 strides).
+  const LossSpec specs[] = {
+      {LossSpec::Kind::cross_entropy, 0.0f},      {LossSpec::Kind::cross_entropy, 0.1f},
+      {LossSpec::Kind::focal, 0.0f, 0.25f, 2.0f}, {LossSpec::Kind::focal, 0.1f, 0.25f, 2.0f},
+      {LossSpec::Kind::focal, 0.1f, 1.0f, 0.5f},
+  };
+  for (const LossSpec& spec : specs)
+    for (const bool weighted : {false, true})
+      for (const int batch : {1, 3, 17, 33, 7})
+        for (const int classes : {1, 2, 3, 17, 33, 100}) {
+          const auto size = static_cast<std::size_t>(batch) * static_cast<std::size_t>(classes);
+          std::vector<float> probs(size);
+          const auto logits = random_vector(size, -8.0f, 8.0f, 19);
+          cpu->softmax_forward(probs.data(), logits.data(), batch, classes);
+          std::mt19937 generator(20);
+          std::vector<std::int32_t> targets(static_cast<std::size_t>(batch));
+          for (auto& t : targets) t = std::uniform_int_distribution<std::int32_t>(0, classes - 1)(generator);
+          const auto weights = random_vector(static_cast<std::size_t>(classes), 0.5f, 2.0f, 21);
+          const float* w = weighted ? weights.data() : nullptr;
+          const float scale = 1.0f / 64;
+          const auto dlogits0 = random_vector(size, -0.1f, 0.1f, 22);
+
+          std::vector<float> losses(static_cast<std::size_t>(batch)), dlogits = dlogits0;
+          cpu->loss_forward(losses.data(), probs.data(), targets.data(), w, batch, classes, spec);
+          cpu->loss_backward(dlogits.data(), probs.data(), targets.data(), w, batch, classes, spec, scale);
+          DeviceArray<float> d_probs(probs), d_weights(weights), d_losses(losses.size()), d_dlogits(dlogits0);
+          DeviceArray<std::int32_t> d_targets(targets);
+          const float* d_w = weighted ? d_weights.get() : nullptr;
+          loss_forward(d_losses.get(), d_probs.get(), d_targets.get(), d_w, batch, classes, loss_params(spec), nullptr);
+          loss_backward(d_dlogits.get(), d_probs.get(), d_targets.get(), d_w, batch, classes, loss_params(spec), scale,
+                        nullptr);
+          const auto got_losses = d_losses.download(), got_dlogits = d_dlogits.download();
+          const bool focal = spec.kind == LossSpec::Kind::focal;
+          const auto what = [&] {
+            return testing::Message() << (focal ? "focal" : "ce") << " ls " << spec.label_smoothing << " gamma "
+                                      << spec.focal_gamma << (weighted ? " weighted " : " ") << batch << "x" << classes;
+          };
+          for (int i = 0; i < batch; ++i) {
+            // Every term of a row is >= 0 (q >= 0, -log p >= 0, (1-p)^gamma >= 0), so the loss is
+            // bounded relatively: the device's logf is within 1 ulp and powf within 4 (CUDA's
+            // table), the term's products add 3 roundings, the double sums differ in order only
+            // (far below a float ulp), and the float cast and the weight 2 more: 16 ulps.
+            const auto e = losses[static_cast<std::size_t>(i)];
+            ASSERT_NEAR(got_losses[static_cast<std::size_t>(i)], e, 16 * kUlp * std::fabs(e)) << what() << " row " << i;
+            const float factor = scale * (w ? w[targets[static_cast<std::size_t>(i)]] : 1.0f);
+            // g_k = p_k dL/dp_k (focal; for cross-entropy the gradient p - q has no transcendental).
+            std::vector<double> g(static_cast<std::size_t>(classes));
+            double sum_abs_g = 0.0;
+            for (int k = 0; k < classes; ++k) {
+              const std::size_t at = static_cast<std::size_t>(i) * classes + k;
+              const float q = smoothed_target(k == targets[static_cast<std::size_t>(i)], spec.label_smoothing, classes);
+              g[static_cast<std::size_t>(k)] =
+                  focal ? std::fabs(focal_grad_term(probs[at], q, spec.focal_alpha, spec.focal_gamma))
+                        : std::fabs(probs[at] - q);
+              sum_abs_g += g[static_cast<std::size_t>(k)];
+            }
+            for (int k = 0; k < classes; ++k) {
+              const std::size_t at = static_cast<std::size_t>(i) * classes + k;
+              // dz += factor * (...), contracted to an fma on the device: 2 ulps of the two terms.
+              // Focal: g's two parts have one sign (log p <= 0), so g is within ~14 ulps (2 powf,
+              // logf, 4 products); total = sum g carries the same relative error and p_k * total
+              // one more rounding: 16 ulps of factor * (|g_k| + p_k sum |g|).
+              const double magnitude = std::fabs(factor) * (g[static_cast<std::size_t>(k)] + probs[at] * sum_abs_g);
+              const double tolerance =
+                  2 * kUlp * (std::fabs(dlogits0[at]) + magnitude) + (focal ? 16 * kUlp * magnitude : 0.0);
+              ASSERT_NEAR(got_dlogits[at], dlogits[at], tolerance) << what() << " row " << i << " class " << k;
+            }
+          }
+        }
+}
+
+TEST_F(CudaOps, LossOfATargetOutsideTheClassesIsNaN) {
+  // The CPU backend raises; a kernel cannot, and marks the sample instead.
+  const std::vector<float> probs = {0.25f, 0.75f, 0.5f, 0.5f};
+  const std::vector<std::int32_t> targets = {1, 2};
+  DeviceArray<float> d_probs(probs), d_losses(2), d_dlogits(std::vector<float>(4, 0.0f));
+  DeviceArray<std::int32_t> d_targets(targets);
+  loss_forward(d_losses.get(), d_probs.get(), d_targets.get(), nullptr, 2, 2, LossParams{}, nullptr);
+  loss_backward(d_dlogits.get(), d_probs.get(), d_targets.get(), nullptr, 2, 2, LossParams{}, 1.0f, nullptr);
+  const auto losses = d_losses.download(), dlogits = d_dlogits.download();
+  EXPECT_NEAR(losses[0], -std::log(0.75f), 1e-6);
+  EXPECT_TRUE(std::isnan(losses[1]));
+  EXPECT_FALSE(std::isnan(dlogits[0]));
+  EXPECT_TRUE(std::isnan(dlogits[2]) && std::isnan(dlogits[3]));
 }
 
 }  // namespace

@@ -47,6 +47,24 @@ void dropout_forward(float* y, const float* x, int samples, int per_sample, std:
 void dropout_backward(float* dx, const float* dy, int samples, int per_sample, std::int64_t first_sample,
                       std::uint64_t seed, std::uint64_t rng_stream, float p, cudaStream_t stream);
 
+// ---- losses (losses.cu) over softmax probabilities ----------------------------------------------
+// kernels/backend.h's LossSpec as the kernels take it (a kernel parameter by value); the .cu files
+// include only runtime.h and math.h, not the Backend interface. Same semantics as LossSpec.
+struct LossParams {
+  bool focal = false;            // LossSpec::Kind::focal, else cross-entropy
+  float label_smoothing = 0.0f;  // targets q = (1 - ls) * onehot + ls / C
+  float focal_alpha = 0.25f;     // focal: loss = -alpha * sum_c q_c (1 - p_c)^gamma log p_c
+  float focal_gamma = 2.0f;
+};
+// losses (B) = per-sample loss * class_weights[target]; probs (B, C), targets (B) in [0, C),
+// class_weights (C) or nullptr; log p of max(p, 1e-12), as the CPU. A target outside [0, C), which
+// the CPU backend raises on and a kernel cannot, gives the sample a NaN loss (and NaN gradients).
+void loss_forward(float* losses, const float* probs, const std::int32_t* targets, const float* class_weights, int batch,
+                  int classes, const LossParams& spec, cudaStream_t stream);
+// dlogits (B, C) += scale * d(weighted loss)/d logits, through the softmax that made probs (B, C).
+void loss_backward(float* dlogits, const float* probs, const std::int32_t* targets, const float* class_weights,
+                   int batch, int classes, const LossParams& spec, float scale, cudaStream_t stream);
+
 // ---- optimizers (optimizers.cu): param, m, v, grad (n) --------------------------------------------
 // torch.optim.Adam (no weight decay, no amsgrad); step counts from 1 (checked on the host).
 void adam_step(float* param, float* m, float* v, const float* grad, std::size_t n, float lr, float beta1, float beta2,
