@@ -382,5 +382,111 @@ TEST_F(CudaOps, LossOfATargetOutsideTheClassesIsNaN) {
   EXPECT_TRUE(std::isnan(dlogits[2]) && std::isnan(dlogits[3]));
 }
 
+TEST_F(CudaOps, BatchNormMatchesCpu) {
+  // (m, c): odd sizes, columns not a multiple of the 32-column blocks, rows not a multiple of the 8
+  // row lanes, and 1000 rows (the row grid's 64 blocks of 8 take two strides). Training needs m >= 2.
+  const std::pair<int, int> shapes[] = {{2, 1}, {3, 17}, {17, 3}, {33, 33}, {1000, 3}, {7, 100}};
+  // `across` as two identical replicas (every sum doubled): the same callback for both backends;
+  // under the emulation device memory is host memory, so it can touch the values directly.
+  const ReplicaSum twice = [](float* values, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) values[i] *= 2.0f;
+  };
+  for (const auto& shape : shapes)
+    for (const ReplicaSum* across : {static_cast<const ReplicaSum*>(nullptr), &twice}) {
+      const int m = shape.first, c = shape.second;  // not a structured binding: clang 14 cannot capture one
+      const auto size = static_cast<std::size_t>(m) * static_cast<std::size_t>(c);
+      const auto cs = static_cast<std::size_t>(c);
+      const auto x = random_vector(size, 1.0f, 5.0f, 23);  // a mean of 3: the two-pass variance matters
+      const auto dy = random_vector(size, -1.0f, 1.0f, 24);
+      const auto dx0 = random_vector(size, -1.0f, 1.0f, 25);
+      const auto gamma = random_vector(cs, 0.5f, 1.5f, 26), beta = random_vector(cs, -0.5f, 0.5f, 27);
+      const auto running_mean0 = random_vector(cs, -1.0f, 1.0f, 28), running_var0 = random_vector(cs, 0.5f, 2.0f, 29);
+      const auto dgamma0 = random_vector(cs, -1.0f, 1.0f, 30), dbeta0 = random_vector(cs, -1.0f, 1.0f, 31);
+      const float eps = 1e-5f, momentum = 0.1f;
+      const auto what = [&] { return testing::Message() << m << "x" << c << (across ? " across" : ""); };
+
+      std::vector<float> y(size), mean(cs), rstd(cs), running_mean = running_mean0, running_var = running_var0;
+      cpu->batchnorm_forward_train(y.data(), mean.data(), rstd.data(), running_mean.data(), running_var.data(),
+                                   x.data(), gamma.data(), beta.data(), m, c, eps, momentum, across);
+      DeviceArray<float> d_x(x), d_y(size), d_mean(cs), d_rstd(cs), d_rm(running_mean0), d_rv(running_var0);
+      DeviceArray<float> d_gamma(gamma), d_beta(beta), d_work(batchnorm_workspace_size(c));
+      batchnorm_forward_train(d_y.get(), d_mean.get(), d_rstd.get(), d_rm.get(), d_rv.get(), d_x.get(), d_gamma.get(),
+                              d_beta.get(), m, c, eps, momentum, d_work.get(), across, nullptr);
+      const auto g_y = d_y.download(), g_mean = d_mean.download(), g_rstd = d_rstd.download();
+      const auto g_rm = d_rm.download(), g_rv = d_rv.download();
+      std::vector<double> abs_mean(cs);  // mean of |x| per column: the magnitude the column sum rounds at
+      for (std::size_t i = 0; i < size; ++i) abs_mean[i % cs] += std::fabs(x[i]) / m;
+      for (std::size_t j = 0; j < cs; ++j) {
+        // Column sums in double in different orders (8 row lanes here, sequential on the CPU), each
+        // stored as float: 1 ulp of the sum of magnitudes, 2 with the division; rstd from the float
+        // sum of squares through a double sqrt: 2 ulps relative. Running statistics: the same, mixed
+        // with their old values.
+        ASSERT_NEAR(g_mean[j], mean[j], 2 * kUlp * abs_mean[j]) << what() << " mean " << j;
+        ASSERT_NEAR(g_rstd[j], rstd[j], 2 * kUlp * rstd[j]) << what() << " rstd " << j;
+        ASSERT_NEAR(g_rm[j], running_mean[j], 2 * kUlp * (std::fabs(running_mean0[j]) + abs_mean[j]))
+            << what() << " running_mean " << j;
+        ASSERT_NEAR(g_rv[j], running_var[j], 4 * kUlp * running_var[j]) << what() << " running_var " << j;
+      }
+      for (std::size_t i = 0; i < size; ++i) {
+        // y = x * scale + shift (an fma on the device: 1 ulp of the terms) with scale and shift from
+        // the statistics above: gamma (|x - mean| drstd + rstd dmean).
+        const std::size_t j = i % cs;
+        const double terms = std::fabs(x[i] * gamma[j] * rstd[j]) + std::fabs(beta[j] - mean[j] * gamma[j] * rstd[j]);
+        const double from_stats =
+            std::fabs(gamma[j]) * (std::fabs(x[i] - mean[j]) * 2 * kUlp * rstd[j] + rstd[j] * 2 * kUlp * abs_mean[j]);
+        ASSERT_NEAR(g_y[i], y[i], 2 * kUlp * terms + from_stats) << what() << " y " << i;
+      }
+
+      // Evaluation forward, from the running statistics (m = 1 allowed here; in place, as allowed).
+      std::vector<float> y_eval(size);
+      cpu->batchnorm_forward_eval(y_eval.data(), x.data(), gamma.data(), beta.data(), running_mean0.data(),
+                                  running_var0.data(), m, c, eps);
+      DeviceArray<float> d_rm0(running_mean0), d_rv0(running_var0);
+      batchnorm_forward_eval(d_x.get(), d_x.get(), d_gamma.get(), d_beta.get(), d_rm0.get(), d_rv0.get(), m, c, eps,
+                             nullptr);
+      const auto g_eval = d_x.download();
+      for (std::size_t i = 0; i < size; ++i) {
+        // Same scale and shift (double, then float, on both); one fma: 1 ulp of the terms, 2 with margin.
+        const std::size_t j = i % cs;
+        const double r = 1.0 / std::sqrt(static_cast<double>(running_var0[j]) + eps);
+        const double terms = std::fabs(x[i] * gamma[j] * r) + std::fabs(beta[j] - running_mean0[j] * gamma[j] * r);
+        ASSERT_NEAR(g_eval[i], y_eval[i], 2 * kUlp * terms) << what() << " eval y " << i;
+      }
+
+      // Backward from the CPU's saved statistics, so that only the backward arithmetic is compared.
+      std::vector<float> dx = dx0, dgamma = dgamma0, dbeta = dbeta0;
+      cpu->batchnorm_backward(dx.data(), dgamma.data(), dbeta.data(), dy.data(), x.data(), mean.data(), rstd.data(),
+                              gamma.data(), m, c, across);
+      d_x.upload(x);
+      d_mean.upload(mean);
+      d_rstd.upload(rstd);
+      DeviceArray<float> d_dy(dy), d_dx(dx0), d_dgamma(dgamma0), d_dbeta(dbeta0);
+      batchnorm_backward(d_dx.get(), d_dgamma.get(), d_dbeta.get(), d_dy.get(), d_x.get(), d_mean.get(), d_rstd.get(),
+                         d_gamma.get(), m, c, d_work.get(), across, nullptr);
+      const auto g_dx = d_dx.download(), g_dgamma = d_dgamma.download(), g_dbeta = d_dbeta.download();
+      std::vector<double> sum_abs_dy(cs), sum_abs_dy_xhat(cs);
+      for (std::size_t i = 0; i < size; ++i) {
+        const std::size_t j = i % cs;
+        sum_abs_dy[j] += std::fabs(dy[i]);
+        sum_abs_dy_xhat[j] += std::fabs(dy[i] * (x[i] - mean[j]) * rstd[j]);
+      }
+      for (std::size_t j = 0; j < cs; ++j) {
+        // Column sums in double, different orders, stored as float, then one += : 2 ulps.
+        ASSERT_NEAR(g_dbeta[j], dbeta[j], 2 * kUlp * (std::fabs(dbeta0[j]) + sum_abs_dy[j])) << what() << " dbeta";
+        ASSERT_NEAR(g_dgamma[j], dgamma[j], 2 * kUlp * (std::fabs(dgamma0[j]) + sum_abs_dy_xhat[j]))
+            << what() << " dgamma";
+      }
+      for (std::size_t i = 0; i < size; ++i) {
+        // dx += k (dy - mean_dy - xhat mean_dy_xhat): the means 1 ulp apart (float sums), and up to
+        // two fma contractions: 4 ulps of k times the magnitude of each term, plus 1 of dx0.
+        const std::size_t j = i % cs;
+        const double k = std::fabs(gamma[j] * rstd[j]);
+        const double xhat = std::fabs((x[i] - mean[j]) * rstd[j]);
+        const double terms = std::fabs(dy[i]) + sum_abs_dy[j] / m + xhat * sum_abs_dy_xhat[j] / m;
+        ASSERT_NEAR(g_dx[i], dx[i], kUlp * (std::fabs(dx0[i]) + 4 * k * terms)) << what() << " dx " << i;
+      }
+    }
+}
+
 }  // namespace
 }  // namespace parbench::kernels::cuda

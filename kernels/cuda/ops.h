@@ -6,8 +6,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "kernels/cuda/runtime.h"
+
+namespace parbench::kernels {
+// kernels/backend.h's ReplicaSum, the same type (redeclared: .cu files do not include backend.h).
+using ReplicaSum = std::function<void(float* values, std::size_t n)>;
+}  // namespace parbench::kernels
 
 namespace parbench::kernels::cuda {
 inline namespace PB_CUDA_VARIANT {
@@ -38,6 +44,28 @@ void sigmoid_backward(float* dx, const float* dy, const float* y, std::size_t n,
 // ---- softmax (softmax.cu) -----------------------------------------------------------------------
 // probs (B, C) = softmax of each row of logits (B, C); in place allowed.
 void softmax_forward(float* probs, const float* logits, int batch, int classes, cudaStream_t stream);
+
+// ---- BatchNorm over the rows of x (m, c), statistics per column (batchnorm.cu) -------------------
+// Parameters as kernels/cpu/ops.h's, plus device scratch (the CPU's std::vectors):
+// batchnorm_workspace_size(c) floats, for forward_train and backward.
+std::size_t batchnorm_workspace_size(int c);
+// y (m, c), mean (c), rstd (c) = 1/sqrt(biased var + eps) written; running_mean, running_var (c)
+// updated with `momentum` and the unbiased variance. Fewer than 2 rows in the whole batch fails
+// through PB_HOST_CHECK (the CPU throws parbench::Error). `across` (may be nullptr): statistics over
+// every replica's rows; it is called on device memory right after the sums' kernel is queued on
+// `stream`, so it must order itself after that stream (an all-reduce on the same stream, or a
+// synchronisation first); reading the batch's row count back then synchronises the stream.
+void batchnorm_forward_train(float* y, float* mean, float* rstd, float* running_mean, float* running_var,
+                             const float* x, const float* gamma, const float* beta, int m, int c, float eps,
+                             float momentum, float* workspace, const ReplicaSum* across, cudaStream_t stream);
+// y (m, c) from x (m, c), gamma, beta, running_mean, running_var (c); in place allowed.
+void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta, const float* running_mean,
+                            const float* running_var, int m, int c, float eps, cudaStream_t stream);
+// dx (m, c), dgamma (c), dbeta (c) accumulate, each may be nullptr; dy, x (m, c); mean, rstd from the
+// training forward; gamma (c). `across`: as in the forward (dgamma, dbeta stay this replica's).
+void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
+                        const float* rstd, const float* gamma, int m, int c, float* workspace, const ReplicaSum* across,
+                        cudaStream_t stream);
 
 // ---- inverted dropout (dropout.cu): y, x, dx, dy (samples, per_sample); row s is global sample --
 // first_sample + s; the masks of kernels/math.h, bit for bit the CPU backend's. rng_stream is the
