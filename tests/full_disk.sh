@@ -5,6 +5,8 @@
 #   full_disk.sh PARBENCH
 # Mounting needs root: without it the test is skipped (exit 77).
 set -euo pipefail
+# shellcheck source=tests/npy_test_lib.sh
+source "$(dirname "$0")/npy_test_lib.sh"
 parbench=$1
 work=$(mktemp -d)
 disk=$work/disk
@@ -95,19 +97,8 @@ sweep "data synth" "$disk/s.h5" "cannot write $disk/s.h5" \
 
 # data import of .npy files written here (no numpy needed): 4000 x 4 x 32 float32 features, all
 # finite (every byte below 0x80 keeps the exponent below 255), and int32 labels 0.
-npy() {
-  local path=$1 descr=$2 shape=$3 bytes=$4 header
-  header="{'descr': '$descr', 'fortran_order': False, 'shape': $shape, }"
-  while [ $(((10 + ${#header} + 1) % 64)) -ne 0 ]; do header+=" "; done
-  {
-    printf '\x93NUMPY\x01\x00'
-    printf "\\x$(printf %02x $(((${#header} + 1) % 256)))\\x$(printf %02x $(((${#header} + 1) / 256)))"
-    printf '%s\n' "$header"
-    head -c "$bytes" /dev/urandom | tr '\200-\377' '\000-\177'
-  } >"$path"
-}
-npy "$work/features.npy" '<f4' '(4000, 4, 32)' $((4000 * 4 * 32 * 4))
-npy "$work/labels.npy" '<i4' '(4000,)' 0
+write_npy "$work/features.npy" '<f4' '(4000, 4, 32)' $((4000 * 4 * 32 * 4))
+write_npy "$work/labels.npy" '<i4' '(4000,)' 0
 head -c $((4000 * 4)) /dev/zero >>"$work/labels.npy"
 sweep "data import" "$disk/i.h5" "cannot write $disk/i.h5" \
   "$parbench" data import --workload violence --features "$work/features.npy" --labels "$work/labels.npy" --out

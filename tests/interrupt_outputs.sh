@@ -9,6 +9,8 @@
 # A checkpoint or a report is written in milliseconds: PARBENCH_TEST_HOLD_OUTPUT=S makes the first
 # output of the process wait, complete under its temporary name, for a signal (at most S seconds).
 set -euo pipefail
+# shellcheck source=tests/npy_test_lib.sh
+source "$(dirname "$0")/npy_test_lib.sh"
 parbench=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -74,19 +76,8 @@ expect_interrupted "data synth" "$work/s.h5" TERM
 
 # data import from .npy files written here (no numpy needed): 2000 x 20 x 512 float32 of random
 # finite values (every byte below 0x80 keeps the exponent below 255), labels 0, gzip 9.
-npy() {
-  local path=$1 descr=$2 shape=$3 bytes=$4 header
-  header="{'descr': '$descr', 'fortran_order': False, 'shape': $shape, }"
-  while [ $(((10 + ${#header} + 1) % 64)) -ne 0 ]; do header+=" "; done
-  {
-    printf '\x93NUMPY\x01\x00'
-    printf "\\x$(printf %02x $(((${#header} + 1) % 256)))\\x$(printf %02x $(((${#header} + 1) / 256)))"
-    printf '%s\n' "$header"
-    head -c "$bytes" /dev/urandom | tr '\200-\377' '\000-\177'
-  } >"$path"
-}
-npy "$work/features.npy" '<f4' '(2000, 20, 512)' $((2000 * 20 * 512 * 4))
-npy "$work/labels.npy" '<i4' '(2000,)' 0
+write_npy "$work/features.npy" '<f4' '(2000, 20, 512)' $((2000 * 20 * 512 * 4))
+write_npy "$work/labels.npy" '<i4' '(2000,)' 0
 head -c $((2000 * 4)) /dev/zero >>"$work/labels.npy"
 import=("$parbench" data import --workload violence --features "$work/features.npy" --labels "$work/labels.npy"
         --compression 9 --chunk-samples 1)
