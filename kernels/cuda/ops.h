@@ -6,14 +6,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 
+#include "kernels/backend.h"
+#include "kernels/cuda/gemm.h"
 #include "kernels/cuda/runtime.h"
-
-namespace parbench::kernels {
-// kernels/backend.h's ReplicaSum, the same type (redeclared: .cu files do not include backend.h).
-using ReplicaSum = std::function<void(float* values, std::size_t n)>;
-}  // namespace parbench::kernels
 
 namespace parbench::kernels::cuda {
 inline namespace PB_CUDA_VARIANT {
@@ -92,6 +88,28 @@ void loss_forward(float* losses, const float* probs, const std::int32_t* targets
 // dlogits (B, C) += scale * d(weighted loss)/d logits, through the softmax that made probs (B, C).
 void loss_backward(float* dlogits, const float* probs, const std::int32_t* targets, const float* class_weights,
                    int batch, int classes, const LossParams& spec, float scale, cudaStream_t stream);
+
+// ---- bidirectional LSTM layer, native path (lstm.cu) ---------------------------------------------
+// Backend::lstm_forward / lstm_backward semantics (kernels/backend.h), with the GEMMs on `blas`
+// (whose stream is `stream`): the input projection of all timesteps as one GEMM, then per timestep
+// the recurrent GEMM of both directions and one fused kernel for the gate math of kernels/math.h.
+// Reserve and workspace layouts are this file's own; sizes in floats.
+std::size_t lstm_reserve_size(const LstmShape& shape);
+std::size_t lstm_workspace_size(const LstmShape& shape);
+void lstm_forward(cublasHandle_t blas, float* y, float* reserve, float* workspace, const float* x, const float* w_ih,
+                  const float* w_hh, const float* b_ih, const float* b_hh, const LstmShape& shape, cudaStream_t stream);
+void lstm_backward(cublasHandle_t blas, float* dx, float* dw_ih, float* dw_hh, float* db_ih, float* db_hh,
+                   float* workspace, const float* dy, const float* x, const float* y, const float* reserve,
+                   const float* w_ih, const float* w_hh, const LstmShape& shape, cudaStream_t stream);
+
+// ---- additive attention over time (attention.cu) -------------------------------------------------
+// Backend::attention_forward / attention_backward semantics, GEMMs on `blas` (stream `stream`).
+std::size_t attention_workspace_size(const AttentionShape& shape);
+void attention_forward(cublasHandle_t blas, float* context, float* alpha, float* u, const float* h, const float* w,
+                       const float* b, const float* v, const AttentionShape& shape, cudaStream_t stream);
+void attention_backward(cublasHandle_t blas, float* dh, float* dw, float* db, float* dv, float* workspace,
+                        const float* dcontext, const float* h, const float* alpha, const float* u, const float* w,
+                        const float* v, const AttentionShape& shape, cudaStream_t stream);
 
 // ---- optimizers (optimizers.cu): param, m, v, grad (n) --------------------------------------------
 // torch.optim.Adam (no weight decay, no amsgrad); step counts from 1 (checked on the host).
