@@ -27,7 +27,7 @@ enum class Trans : bool { no = false, yes = true };
 // batch, in place (an all-reduce). Synchronised BatchNorm calls it between its passes so that
 // every replica normalises with the statistics of the whole batch.
 using ReplicaSum = std::function<void(float* values, std::size_t n)>;
-enum class Precision { fp32, bf16, fp16 };
+enum class Precision : std::uint8_t { fp32, bf16, fp16 };
 
 struct LstmShape {
   int batch;   // B
@@ -45,7 +45,7 @@ struct AttentionShape {
 
 // Loss over logits (B, C) with targets, label smoothing and per-class weights (design.md §2).
 struct LossSpec {
-  enum class Kind { cross_entropy, focal } kind = Kind::cross_entropy;
+  enum class Kind : std::uint8_t { cross_entropy, focal } kind = Kind::cross_entropy;
   float label_smoothing = 0.0f;  // targets q = (1 - ls) * onehot + ls / C
   float focal_alpha = 0.25f;     // focal: loss = -alpha * sum_c q_c (1 - p_c)^gamma log p_c
   float focal_gamma = 2.0f;
