@@ -76,12 +76,16 @@ struct Problem {
 };
 
 class CudaAttention : public testing::Test {
- protected:
+ public:
   CudaAttention() {
     EXPECT_EQ(cublasCreate(&blas), CUBLAS_STATUS_SUCCESS);
     EXPECT_EQ(cublasSetStream(blas, nullptr), CUBLAS_STATUS_SUCCESS);
   }
   ~CudaAttention() override { cublasDestroy(blas); }
+  CudaAttention(const CudaAttention&) = delete;
+  CudaAttention& operator=(const CudaAttention&) = delete;
+
+ protected:
 
   // The cpu backend's forward: context (B, D), alpha (B, T), u (B*T, A).
   void cpu_forward(const Problem& p, std::vector<float>& context, std::vector<float>& alpha, std::vector<float>& u) {
