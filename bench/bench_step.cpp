@@ -90,10 +90,14 @@ class TimedBackend final : public Backend {
   bool supports(kernels::Precision p) const override { return inner_->supports(p); }
   std::string describe() const override { return inner_->describe(); }
   bool host_memory() const override { return inner_->host_memory(); }
+  std::size_t device_peak_bytes() const override { return inner_->device_peak_bytes(); }
   float* alloc(std::size_t count) override { return inner_->alloc(count); }
   void free(float* pointer) noexcept override { inner_->free(pointer); }
   void upload(float* d, const float* h, std::size_t n) override {
     timed("copy", [&] { inner_->upload(d, h, n); });
+  }
+  void upload_targets(std::int32_t* d, const std::int32_t* h, std::size_t n) override {
+    timed("copy", [&] { inner_->upload_targets(d, h, n); });
   }
   void download(float* h, const float* d, std::size_t n) override {
     timed("copy", [&] { inner_->download(h, d, n); });

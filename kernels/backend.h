@@ -65,6 +65,8 @@ class Backend {
   virtual float* alloc(std::size_t count) = 0;  // count floats, uninitialised
   virtual void free(float* pointer) noexcept = 0;
   virtual void upload(float* device, const float* host, std::size_t count) = 0;
+  // Class labels (count int32) into memory from alloc(count): a batch's targets on the device.
+  virtual void upload_targets(std::int32_t* device, const std::int32_t* host, std::size_t count) = 0;
   virtual void download(float* host, const float* device, std::size_t count) = 0;
   virtual void copy(float* destination, const float* source, std::size_t count) = 0;
   // destination (rows, cols) with row stride ld_destination = source (rows, cols) with row stride
@@ -72,6 +74,9 @@ class Backend {
   virtual void copy_2d(float* destination, int ld_destination, const float* source, int ld_source, int rows,
                        int cols) = 0;
   virtual void synchronize() = 0;
+  // High-water mark of the device memory this backend allocated; 0 where device memory is host
+  // memory (the process's resident set measures that).
+  virtual std::size_t device_peak_bytes() const { return 0; }
   // Intra-op threads (BLAS and loops). Strategies that run one worker per core set 1.
   virtual void set_threads(int threads) = 0;
   virtual int threads() const = 0;
@@ -166,9 +171,19 @@ class Backend {
   virtual void sgd_step(float* param, const float* grad, std::size_t n, float lr) = 0;
 };
 
-// Creates a backend by name; throws parbench::Error listing the valid names, or naming the CMake
-// option that enables a known backend that was not built.
-std::unique_ptr<Backend> make_backend(std::string_view name);
+// How a backend is made. The defaults suit every backend; the GPU settings are errors on a backend
+// that has no such choice (--tf32 or --lstm cudnn on the CPU), never silently ignored.
+struct BackendOptions {
+  int device = -1;          // GPU among the visible ones; -1: local_rank modulo their count (core/devices.h)
+  int local_rank = 0;       // this process's node-local rank (Comm::local_rank), for the default device
+  bool tf32 = false;        // GEMMs on TF32 tensor cores (cuBLAS's math mode); fp32 otherwise
+  bool cudnn_lstm = false;  // the LSTM layer through cuDNN's RNN API instead of the native kernels
+};
+
+// Creates a backend by name; throws parbench::Error listing the valid names, naming the CMake
+// option that enables a known backend that was not built, or saying why a built one cannot start
+// (no usable GPU) or refuses an option.
+std::unique_ptr<Backend> make_backend(std::string_view name, const BackendOptions& options = {});
 std::vector<std::string> backend_names();
 
 }  // namespace parbench::kernels

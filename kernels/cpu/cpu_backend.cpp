@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "core/error.h"
 #include "kernels/backend.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/lstm.h"
@@ -42,6 +43,9 @@ class CpuBackend final : public Backend {
   }
   void free(float* pointer) noexcept override { std::free(pointer); }  // NOLINT(cppcoreguidelines-no-malloc)
   void upload(float* device, const float* host, std::size_t count) override { copy(device, host, count); }
+  void upload_targets(std::int32_t* device, const std::int32_t* host, std::size_t count) override {
+    if (count) std::memmove(device, host, count * sizeof(std::int32_t));
+  }
   void download(float* host, const float* device, std::size_t count) override { copy(host, device, count); }
   void copy(float* destination, const float* source, std::size_t count) override {
     if (count) std::memmove(destination, source, count * sizeof(float));
@@ -217,6 +221,11 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& options) {
+  if (options.tf32) raise("--tf32 selects the GPU's TF32 tensor cores; the cpu backend computes in fp32 only");
+  if (options.cudnn_lstm) raise("--lstm cudnn needs a cuda backend; the cpu backend has its native LSTM only");
+  if (options.device >= 0) raise("--device {} selects a GPU; the cpu backend has none", options.device);
+  return std::make_unique<CpuBackend>();
+}
 
 }  // namespace parbench::kernels
