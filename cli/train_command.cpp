@@ -12,6 +12,7 @@
 #include "cli/validators.h"
 #include "core/error.h"
 #include "core/interrupt.h"
+#include "kernels/backend.h"
 #include "models/model.h"
 #include "strategies/comm.h"
 #include "strategies/trainer.h"
@@ -130,7 +131,21 @@ void add_train_command(CLI::App& app) {
   train->add_flag("--no-overlap", args->no_overlap, "ddp: all-reduce the buckets after backward, not during it");
   train->add_flag("--sync-bn", o.strategy.sync_bn, "BatchNorm statistics over the global batch (as SyncBatchNorm)");
   train->add_flag("--deterministic", o.strategy.deterministic, "Fixed reduction orders: runs repeat bitwise");
-  train->add_option("--backend", o.strategy.backend, "Kernel backend: cpu | cuda")->capture_default_str();
+  train
+      ->add_option("--backend", o.strategy.backend,
+                   "Kernel backend: cpu | cuda | cuda_emulated (the CUDA kernels on CPU threads, a test instrument)")
+      ->check(CLI::IsMember(kernels::backend_names()))
+      ->capture_default_str();
+  train
+      ->add_option("--device", o.strategy.backend_options.device,
+                   "cuda: the GPU to use, among the visible ones (default: node-local rank modulo their count)")
+      ->check(integer_at_least(0));
+  train->add_flag("--tf32", o.strategy.backend_options.tf32, "cuda: GEMMs on TF32 tensor cores (default fp32)");
+  train
+      ->add_option_function<std::string>(
+          "--lstm", [&o](const std::string& path) { o.strategy.backend_options.cudnn_lstm = path == "cudnn"; },
+          "cuda: LSTM layers as native kernels or through cuDNN (default native)")
+      ->check(CLI::IsMember({"native", "cudnn"}));
   train->add_option("--threads", o.strategy.threads, "Intra-op threads per worker")
       ->check(integer_at_least(1))
       ->capture_default_str();

@@ -34,6 +34,31 @@ BatchView BatchView::rows_from(int begin) const {
   return view;
 }
 
+BatchView Model::stage(const BatchView& batch, int rows) {
+  if (backend_.host_memory() || batch.staged) return batch;
+  PB_CHECK(rows >= 0 && rows <= max_batch_, "a batch of {} rows staged for a model allocated for {}", rows, max_batch_);
+  BatchView device = batch;
+  device.staged = true;
+  const auto capacity = static_cast<std::size_t>(max_batch_);
+  for (auto& [name, pointer] : device.inputs) {
+    const auto floats = static_cast<std::size_t>(batch.sample_floats.at(name));
+    Buffer& buffer = staged_inputs_[name];
+    if (buffer.size() != capacity * floats) buffer = Buffer(backend_, capacity * floats);
+    backend_.upload(buffer.data(), pointer, static_cast<std::size_t>(rows) * floats);
+    pointer = buffer.data();
+  }
+  for (auto& [name, pointer] : device.targets) {
+    Buffer& buffer = staged_targets_[name];
+    if (buffer.size() != capacity) buffer = Buffer(backend_, capacity);
+    // An int32 label in each float slot: the backend allocates floats only.
+    static_assert(sizeof(std::int32_t) == sizeof(float));
+    auto* labels = reinterpret_cast<std::int32_t*>(buffer.data());
+    backend_.upload_targets(labels, pointer, static_cast<std::size_t>(rows));
+    pointer = labels;
+  }
+  return device;
+}
+
 std::size_t Model::add(std::unique_ptr<Layer> layer, bool reads_model_input) {
   layers_.push_back(std::move(layer));
   reads_model_input_.push_back(reads_model_input);

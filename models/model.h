@@ -36,6 +36,7 @@ struct BatchView {
   std::map<std::string, const float*> inputs;          // e.g. "features" (B, T, D)
   std::map<std::string, const std::int32_t*> targets;  // e.g. "labels" (B)
   std::map<std::string, std::int64_t> sample_floats;   // per input: floats per row (T * D)
+  bool staged = false;  // pointers are the model's backend memory (Model::stage), not the host's
 
   // Rows [begin, ...) of this batch: every pointer advanced by `begin` rows.
   BatchView rows_from(int begin) const;
@@ -103,6 +104,11 @@ class Model {
   void allocate(int max_batch);
   int max_batch() const { return max_batch_; }
 
+  // `batch` (host memory, `rows` rows) where this model's backend reads it: `batch` itself on a
+  // host-memory backend or when already staged, else a copy in device buffers the model keeps
+  // (sized by allocate's max_batch, reused by every step, overwritten by the next call).
+  BatchView stage(const BatchView& batch, int rows);
+
   // Forward pass and per-sample losses; returns the sum over the batch of each sample's weighted
   // loss (heads combined with their loss weights). pass.batch rows.
   virtual double forward(const Pass& pass, const BatchView& batch, const LossConfig& loss) = 0;
@@ -162,6 +168,8 @@ class Model {
   const float* class_weights(const Head& head, const LossConfig& loss) const;
   std::vector<Buffer> outputs_, output_gradients_;       // per layer: (max_batch, output_size)
   mutable std::map<std::string, Buffer> class_weights_;  // per head, on the device
+  std::map<std::string, Buffer> staged_inputs_;          // by input: (max_batch, sample_floats)
+  std::map<std::string, Buffer> staged_targets_;         // by target: (max_batch) int32 in float slots
   int max_batch_ = 0;
   std::size_t parameter_count_ = 0;  // kept: the buffers above may be shared or released
   float* shared_parameters_ = nullptr;

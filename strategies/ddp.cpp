@@ -52,7 +52,7 @@ class DistributedDataParallel final : public Strategy {
  public:
   explicit DistributedDataParallel(const StrategyOptions& options)
       : options_(options), comm_(options.comm ? options.comm : std::shared_ptr<Comm>(make_world_comm())),
-        backend_(kernels::make_backend(options.backend)),
+        backend_(kernels::make_backend(options.backend, on_local_rank(options.backend_options, *comm_))),
         model_(models::make_model(options.workload, *backend_, options.model)),
         optimizer_(*backend_, options.optimizer, model_->parameter_count()) {
     if (options.workers != comm_->size()) {

@@ -44,7 +44,7 @@ class DataParallel final : public Strategy {
     if (options.sync_bn) comms = make_local_comms(n);
     for (int r = 0; r < n; ++r) {
       Replica& replica = replicas_.emplace_back();
-      replica.backend = kernels::make_backend(options.backend);
+      replica.backend = kernels::make_backend(options.backend, options.backend_options);
       replica.model = models::make_model(options.workload, *replica.backend, options.model);
       replica.model->allocate(max_shard_);
       if (options.sync_bn) {
@@ -170,6 +170,7 @@ class DataParallel final : public Strategy {
     for (const auto& [name, buffer] : master.inputs) report.communication += static_cast<double>(buffer.bytes());
     report.predicted_model_state = replicated_model_state_bytes(p, optimizer_->state_floats() ? 2 : 0);
     report.measured_peak = peak_resident_bytes();
+    report.device_peak = static_cast<double>(master.backend->device_peak_bytes());
     return report;
   }
 
@@ -185,17 +186,25 @@ class DataParallel final : public Strategy {
     const double n = static_cast<double>(replicas_.size());
     for (std::size_t r = 0; r < replicas_.size(); ++r) {
       Replica& replica = replicas_[r];
+      const int rows = shards[r].size();
       replica.shard = batch.rows_from(shards[r].begin);
+      for (const auto& [name, source] : replica.shard.inputs) {
+        const double floats = static_cast<double>(rows) * static_cast<double>(batch.sample_floats.at(name));
+        result.bytes += 4.0 * floats;
+        result.bus_bytes += 4.0 * floats * bus_factor("scatter", static_cast<int>(n));
+      }
+      // A GPU replica stages its shard's inputs and targets on its device (Model::stage).
+      if (!replica.backend->host_memory()) {
+        replica.shard = replica.model->stage(replica.shard, rows);
+        continue;
+      }
       for (const auto& [name, source] : replica.shard.inputs) {
         const std::int64_t floats = batch.sample_floats.at(name);
         kernels::Buffer& buffer = replica.inputs[name];
         const auto capacity = static_cast<std::size_t>(max_shard_ * floats);
         if (buffer.size() != capacity) buffer = kernels::Buffer(*replica.backend, capacity);
-        const auto count = static_cast<std::size_t>(shards[r].size() * floats);
-        replica.backend->copy(buffer.data(), source, count);
+        replica.backend->copy(buffer.data(), source, static_cast<std::size_t>(rows * floats));
         replica.shard.inputs[name] = buffer.data();
-        result.bytes += 4.0 * static_cast<double>(count);
-        result.bus_bytes += 4.0 * static_cast<double>(count) * bus_factor("scatter", static_cast<int>(n));
       }
       replica.backend->synchronize();
     }

@@ -32,12 +32,13 @@ double forward_backward(models::Model& model, const models::BatchView& shard, in
   models::Pass pass{model.backend(), rows, true, options.seed, static_cast<std::uint64_t>(step), first};
   pass.sync = sync;
   pass.units = units;
-  const double loss = model.forward(pass, shard, options.loss);
+  const models::BatchView batch = model.stage(shard, rows);
+  const double loss = model.forward(pass, batch, options.loss);
   if (!std::isfinite(loss)) {
     raise("loss is {} at step {}; first non-finite values in the output of layer {}", loss, step,
           model.first_nonfinite_layer(rows));
   }
-  model.backward(pass, shard, options.loss, 1.0f / static_cast<float>(global_rows), ready);
+  model.backward(pass, batch, options.loss, 1.0f / static_cast<float>(global_rows), ready);
   return loss;
 }
 
@@ -79,6 +80,7 @@ MemoryReport whole_replica_memory(const models::Model& model, const models::Opti
   report.activations = 4.0 * static_cast<double>(model.activation_floats_per_sample()) * rows;
   report.predicted_model_state = replicated_model_state_bytes(p, optimizer.state_floats() ? 2 : 0);
   report.measured_peak = peak_resident_bytes();
+  report.device_peak = static_cast<double>(model.backend().device_peak_bytes());
   return report;
 }
 

@@ -14,6 +14,13 @@ inline double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// A multi-process strategy's backend options: the process's node-local rank in `comm` picks its
+// device when --device does not (core/devices.h).
+inline kernels::BackendOptions on_local_rank(kernels::BackendOptions options, const Comm& comm) {
+  options.local_rank = comm.local_rank();
+  return options;
+}
+
 // The shards of a global batch of `rows` over `workers`: contiguous rows, the first rows % workers
 // one row larger. Throws parbench::Error when a shard would be empty (more workers than rows).
 std::vector<RowRange> batch_shards(int rows, int workers);

@@ -10,7 +10,7 @@ namespace {
 class Serial final : public Strategy {
  public:
   explicit Serial(const StrategyOptions& options)
-      : options_(options), backend_(kernels::make_backend(options.backend)),
+      : options_(options), backend_(kernels::make_backend(options.backend, options.backend_options)),
         model_(models::make_model(options.workload, *backend_, options.model)),
         optimizer_(*backend_, options.optimizer, model_->parameter_count()) {
     if (options.workers != 1) raise("strategy serial runs one worker (got --workers {})", options.workers);

@@ -45,6 +45,7 @@ struct MemoryReport {
   double parameters = 0, gradients = 0, optimizer_state = 0, activations = 0, communication = 0;
   double predicted_model_state = 0;
   double measured_peak = 0;  // resident set high-water mark of this process
+  double device_peak = 0;    // the worker's backend: device memory high-water mark (0 on the CPU)
 };
 
 // The whole training state as host arrays in the model's flat layout: parameters, BatchNorm
@@ -63,7 +64,8 @@ struct StrategyOptions {
   std::string workload;
   models::ModelConfig model;
   std::string backend = "cpu";
-  int threads = 1;  // intra-op threads per worker
+  kernels::BackendOptions backend_options;  // --device, --tf32, --lstm; local_rank set by the trainer
+  int threads = 1;                          // intra-op threads per worker
   int workers = 1;
   models::OptimizerConfig optimizer;
   models::LossConfig loss;

@@ -74,7 +74,7 @@ std::vector<FlatRange> split_evenly(FlatRange range, int parts) {
 SharedReplicas::SharedReplicas(const StrategyOptions& options, int max_rows) {
   for (int r = 0; r < options.workers; ++r) {
     Replica& replica = replicas_.emplace_back();
-    replica.backend = kernels::make_backend(options.backend);
+    replica.backend = kernels::make_backend(options.backend, options.backend_options);
     replica.backend->set_threads(1);  // one worker per core: BLAS single-threaded inside workers
     replica.model = models::make_model(options.workload, *replica.backend, options.model);
     replica.model->allocate(max_rows);
@@ -300,6 +300,7 @@ MemoryReport SharedReplicaStrategy::memory(int batch) const {
   report.communication = static_cast<double>(sums_.scratch_bytes());
   report.predicted_model_state = replicated_model_state_bytes(p, optimizer_.state_floats() ? 2 : 0);
   report.measured_peak = peak_resident_bytes();
+  report.device_peak = static_cast<double>(first.backend().device_peak_bytes());
   return report;
 }
 

@@ -110,7 +110,7 @@ std::vector<EvalResult> evaluate(Strategy& strategy, data::Loader& loader, const
     for (int begin = 0; begin < rows; begin += model.max_batch()) {
       const int part = std::min(model.max_batch(), rows - begin);
       const models::Pass pass{backend, part, false, seed, 0, begin};
-      loss_sum += model.forward(pass, view.rows_from(begin), loss);
+      loss_sum += model.forward(pass, model.stage(view.rows_from(begin), part), loss);
       samples += part;
       for (std::size_t h = 0; h < heads.size(); ++h) {
         const auto probs =
@@ -369,6 +369,9 @@ TrainResult train(const TrainOptions& options) {
       {"cores", static_cast<int>(std::thread::hardware_concurrency())},
       {"oversubscribed", oversubscribed(strategy_options.threads * (processes > 1 ? processes_on_this_host(processes)
                                                                                   : strategy_options.workers))},
+      {"backend", strategy_options.backend},
+      {"tf32", strategy_options.backend_options.tf32},
+      {"lstm", strategy_options.backend_options.cudnn_lstm ? "cudnn" : "native"},
       {"sync_bn", strategy_options.sync_bn},
       {"deterministic", strategy_options.deterministic},
       {"stage", strategy_options.stage},
@@ -508,7 +511,8 @@ TrainResult train(const TrainOptions& options) {
                                         {"communication", memory.communication},
                                         {"model_state", memory.parameters + memory.gradients + memory.optimizer_state},
                                         {"predicted_model_state", memory.predicted_model_state},
-                                        {"measured_peak", memory.measured_peak}};
+                                        {"measured_peak", memory.measured_peak},
+                                        {"measured_device_peak", memory.device_peak}};
   result.steps = step;
   result.epochs = epoch;
   result.lead = lead;

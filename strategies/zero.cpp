@@ -86,7 +86,7 @@ class Zero final : public Strategy {
     track_ = rank;
     if (options.trace) options.trace->name_track(track_, fmt::format("rank {}", rank));
 
-    backend_ = kernels::make_backend(options.backend);
+    backend_ = kernels::make_backend(options.backend, on_local_rank(options.backend_options, *world_));
     backend_->set_threads(options.threads);
     model_ = models::make_model(options.workload, *backend_, options.model);
     model_->initialize(options.seed);
@@ -277,6 +277,7 @@ class Zero final : public Strategy {
       default: report.predicted_model_state = 4 * s * (2 + adam) + 4 * u; break;
     }
     report.measured_peak = peak_resident_bytes();
+    report.device_peak = static_cast<double>(backend_->device_peak_bytes());
     return report;
   }
 
