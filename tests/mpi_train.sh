@@ -7,6 +7,9 @@
 #   mpi_train.sh PARBENCH CHECKPOINT_DIFF MPIEXEC resume : a checkpoint written by zero stage 3 on
 #       2 ranks resumes under thread_pool with 3 workers, and one written by thread_pool resumes
 #       under ddp on 3 ranks; both continue as a straight serial run does;
+#   mpi_train.sh PARBENCH CHECKPOINT_DIFF MPIEXEC cuda_emulated : serial, and ddp on 2 ranks over the
+#       mpi communicator, on the emulated GPU backend end within 1e-3 of serial on cpu after 3 steps
+#       (checkpoints); the GPU options are clear errors where they cannot apply;
 #   mpi_train.sh PARBENCH CHECKPOINT_DIFF MPIEXEC faults : a rank that cannot read its data ends the whole job
 #       quickly with its message; --workers that differs from the world size is a clear error.
 set -euo pipefail
@@ -49,6 +52,43 @@ equivalence)
       echo "ok: $* on $n ranks ($workload) equals serial"
     done
   done
+  ;;
+cuda_emulated)
+  for workload in violence shoplifting; do
+    data=$work/${workload:0:1}.h5
+    "$parbench" train --workload "$workload" --data "$data" --strategy serial "${common[@]}" \
+      --checkpoint "$work/serial.h5" --force >/dev/null
+    "$parbench" train --workload "$workload" --data "$data" --strategy serial --backend cuda_emulated "${common[@]}" \
+      --checkpoint "$work/gpu.h5" --metrics "$work/gpu.json" --force >/dev/null || fail "serial on cuda_emulated exited with $?"
+    grep -q '"backend": *"cuda_emulated' "$work/gpu.json" || fail "the metrics do not name the backend"
+    "$diff" "$work/gpu.h5" "$work/serial.h5" 1e-3 || fail "serial on cuda_emulated ($workload) differs from cpu"
+    echo "ok: serial on cuda_emulated ($workload) equals serial on cpu"
+    "$mpiexec" -n 2 "$parbench" train --workload "$workload" --data "$data" --strategy ddp --workers 2 \
+      --backend cuda_emulated "${common[@]}" --checkpoint "$work/gpu.h5" --force >/dev/null ||
+      fail "ddp on cuda_emulated on 2 ranks exited with $?"
+    "$diff" "$work/gpu.h5" "$work/serial.h5" 1e-3 || fail "ddp on cuda_emulated ($workload) differs from cpu"
+    echo "ok: ddp on 2 ranks on cuda_emulated ($workload) equals serial on cpu"
+  done
+  expect_error() {  # expect_error TEXT ARGS...: parbench ARGS fails, its message contains TEXT
+    local text=$1 output status=0
+    shift
+    output=$("$parbench" "$@" 2>&1) || status=$?
+    ((status != 0)) || fail "parbench $* succeeded"
+    grep -qF -- "$text" <<<"$output" || fail "parbench $*: expected '$text' in: $output"
+    echo "ok: parbench $* fails with: $(grep -F -- "$text" <<<"$output" | head -1)"
+  }
+  gpu=(train --workload violence --data "$work/v.h5" --steps 1 --batch 11 --quiet)
+  expect_error "--lstm cudnn needs a cuda backend" "${gpu[@]}" --lstm cudnn
+  expect_error "--tf32 selects the GPU's TF32 tensor cores" "${gpu[@]}" --tf32
+  expect_error "cuDNN runs only on a GPU" "${gpu[@]}" --backend cuda_emulated --lstm cudnn
+  expect_error "--device 3 is out of range" "${gpu[@]}" --backend cuda_emulated --device 3
+  # Not built (the default configuration), or built and no GPU: one line that says which.
+  if output=$("$parbench" "${gpu[@]}" --backend cuda 2>&1); then
+    echo "ok: --backend cuda ran: a GPU is usable here"
+  else
+    grep -qE "was not built|no usable GPU" <<<"$output" || fail "--backend cuda without a GPU: $output"
+    echo "ok: --backend cuda fails with: $output"
+  fi
   ;;
 resume)
   # A constant learning rate, so that a run split in two takes the same steps as a straight one.

@@ -199,6 +199,7 @@ inline const RunResult& serial_run(const std::string& workload, int batch, int s
 inline double difference_in_scale(const std::vector<float>& a, const std::vector<float>& b,
                                   const std::vector<float>& origin) {
   if (a.size() != b.size()) return INFINITY;
+  if (a.empty()) return 0;  // a state the optimizer does not keep (SGD's m and v)
   double worst = 0, scale = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {
     worst = std::max(worst, std::abs(static_cast<double>(a[i]) - b[i]));
