@@ -96,6 +96,21 @@ PB_HOST_DEVICE LstmCell lstm_cell(float zi, float zf, float zg, float zo, float 
   return s;
 }
 
+// Backward through lstm_cell from its activations (i, f, g, o, tanh(c)), the previous cell state,
+// dh = dL/dh of this step (output plus recurrent) and dc = dL/dc flowing back from the next step:
+//   dc += dh o (1 - tanh^2(c))
+//   dz_i = dc g i (1 - i), dz_f = dc c_prev f (1 - f), dz_g = dc i (1 - g^2), dz_o = dh tanh(c) o (1 - o)
+// and dc_prev = dc f flows on to the previous step.
+struct LstmCellGrad {
+  float zi, zf, zg, zo, dc_prev;
+};
+PB_HOST_DEVICE LstmCellGrad lstm_cell_backward(float i, float f, float g, float o, float tanh_c, float c_prev, float dh,
+                                               float dc) {
+  const float dc_total = dc + dh * o * (1.0f - tanh_c * tanh_c);
+  return {dc_total * g * i * (1.0f - i), dc_total * c_prev * f * (1.0f - f), dc_total * i * (1.0f - g * g),
+          dh * tanh_c * o * (1.0f - o), dc_total * f};
+}
+
 // Adam, as torch.optim.Adam (no weight decay, no amsgrad): bias-corrected moments and eps added
 // to the square root of the corrected second moment. `step` counts from 1.
 PB_HOST_DEVICE void adam_update(float& param, float& m, float& v, float grad, float lr, float beta1, float beta2,

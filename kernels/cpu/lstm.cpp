@@ -156,28 +156,23 @@ void forward_direction(int d, float* y, float* reserve, const float* w_hh, const
   }
 }
 
-// One batch row of one step, from the stored activations (c = f c_prev + i g, h = o tanh(c)):
-//   dh = dy + dh_rec;  dc += dh o (1 - tanh^2(c))
-//   dz_i = dc g i (1 - i), dz_f = dc c_prev f (1 - f), dz_g = dc i (1 - g^2), dz_o = dh tanh(c) o (1 - o)
-// and dc f flows on to the previous step. kFirst: the direction's first step, where c_prev = 0
-// (a compile-time branch, so the loop stays free of control flow and vectorizes; cloned for
-// AVX-512 and AVX2 like cell_forward).
+// One batch row of one step, from the stored activations, through kernels/math.h's
+// lstm_cell_backward with dh = dy + dh_rec (the GPU's kernel calls the same function). kFirst: the
+// direction's first step, where c_prev = 0 (a compile-time branch, so the loop stays free of
+// control flow and vectorizes; cloned for AVX-512 and AVX2 like cell_forward).
 template <bool kFirst>
 PARBENCH_CPU_CLONES void cell_backward(float* __restrict dz, float* __restrict dc, const float* __restrict dh_rec,
                                        const float* __restrict dy, const float* __restrict act,
                                        const float* __restrict c_prev, const float* __restrict tanh_c, std::size_t H) {
   // dz (4H) out; dc (H) in and out; dh_rec, dy, c_prev (unused if kFirst), tanh_c (H); act (4H) = i, f, g, o.
   for (std::size_t j = 0; j < H; ++j) {
-    const float i = act[j], f = act[H + j], g = act[2 * H + j], o = act[3 * H + j];
-    const float tc = tanh_c[j];
-    const float dh = dy[j] + dh_rec[j];
-    const float dcj = dc[j] + dh * o * (1.0f - tc * tc);
-    const float cp = kFirst ? 0.0f : c_prev[j];
-    dz[j] = dcj * g * i * (1.0f - i);
-    dz[H + j] = dcj * cp * f * (1.0f - f);
-    dz[2 * H + j] = dcj * i * (1.0f - g * g);
-    dz[3 * H + j] = dh * tc * o * (1.0f - o);
-    dc[j] = dcj * f;
+    const LstmCellGrad grad = lstm_cell_backward(act[j], act[H + j], act[2 * H + j], act[3 * H + j], tanh_c[j],
+                                                 kFirst ? 0.0f : c_prev[j], dy[j] + dh_rec[j], dc[j]);
+    dz[j] = grad.zi;
+    dz[H + j] = grad.zf;
+    dz[2 * H + j] = grad.zg;
+    dz[3 * H + j] = grad.zo;
+    dc[j] = grad.dc_prev;
   }
 }
 

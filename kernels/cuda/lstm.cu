@@ -137,19 +137,16 @@ __global__ void lstm_cell_backward_kernel(
     const std::size_t out = row * 2 * H + x.d * H + x.j;       // this direction's column of y, dy, cell
     const std::size_t prev = (x.b * static_cast<std::size_t>(steps) + x.t_prev) * 2 * H + x.d * H + x.j;
     const std::size_t state = (x.d * static_cast<std::size_t>(batch) + x.b) * H + x.j;
-    const float in = gates[gate], f = gates[gate + H], g = gates[gate + 2 * H], o = gates[gate + 3 * H];
-    const float tc = tanh_approx(cell[out]);
-    const float dh = dy[out] + (last ? 0.0f : dh_rec[state]);
-    const float dcj = (last ? 0.0f : dc[state]) + dh * o * (1.0f - tc * tc);
-    const float cp = step > 0 ? cell[prev] : 0.0f;
-    const float dz[4] = {dcj * g * in * (1.0f - in), dcj * cp * f * (1.0f - f), dcj * in * (1.0f - g * g),
-                         dh * tc * o * (1.0f - o)};
+    const LstmCellGrad grad = lstm_cell_backward(gates[gate], gates[gate + H], gates[gate + 2 * H], gates[gate + 3 * H],
+                                                 tanh_approx(cell[out]), step > 0 ? cell[prev] : 0.0f,
+                                                 dy[out] + (last ? 0.0f : dh_rec[state]), last ? 0.0f : dc[state]);
+    const float dz[4] = {grad.zi, grad.zf, grad.zg, grad.zo};
     float* dz_s = dz_step + (x.d * static_cast<std::size_t>(batch) + x.b) * 4 * H + x.j;
     for (std::size_t k = 0; k < 4; ++k) {
       dgates[gate + k * H] = dz[k];
       dz_s[k * H] = dz[k];
     }
-    dc[state] = dcj * f;
+    dc[state] = grad.dc_prev;
     h_prev[out] = step > 0 ? y[prev] : 0.0f;
   }
 }
