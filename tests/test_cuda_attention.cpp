@@ -86,7 +86,6 @@ class CudaAttention : public testing::Test {
   CudaAttention& operator=(const CudaAttention&) = delete;
 
  protected:
-
   // The cpu backend's forward: context (B, D), alpha (B, T), u (B*T, A).
   void cpu_forward(const Problem& p, std::vector<float>& context, std::vector<float>& alpha, std::vector<float>& u) {
     context.assign(static_cast<std::size_t>(p.shape.batch) * p.D, 0.0f);

@@ -46,8 +46,9 @@ TEST(CudaBackend, GpuOptionsAreClearErrorsWhereTheyCannotApply) {
             std::string::npos);
   options = {};
   options.device = 1;  // the emulation has one device
-  EXPECT_NE(error_of([&] { kernels::make_backend("cuda_emulated", options); })
-                .find("--device 1 is out of range: this process sees 1 GPU(s), 0 to 0"),
+  EXPECT_NE(error_of([&] {
+              kernels::make_backend("cuda_emulated", options);
+            }).find("--device 1 is out of range: this process sees 1 GPU(s), 0 to 0"),
             std::string::npos);
   EXPECT_NE(error_of([&] { kernels::make_backend("cpu", options); }).find("the cpu backend has none"),
             std::string::npos);
@@ -59,8 +60,8 @@ TEST(CudaBackend, CudaWithoutAGpuSaysWhy) {
   const std::string error = error_of([] { kernels::make_backend("cuda"); });
   if (error == "(no error)") GTEST_SKIP() << "a GPU is usable here";
   const bool not_built = error.find("was not built; configure with -DPARBENCH_CUDA=ON") != std::string::npos;
-  const bool no_gpu = error.find("no usable GPU") != std::string::npos &&
-                      error.find("driver 580 or later") != std::string::npos;
+  const bool no_gpu =
+      error.find("no usable GPU") != std::string::npos && error.find("driver 580 or later") != std::string::npos;
   EXPECT_TRUE(not_built || no_gpu) << error;
   EXPECT_EQ(error.find('\n'), std::string::npos) << error;
 }

@@ -23,6 +23,8 @@
 #include "kernels/cuda/ops.h"
 #if PARBENCH_CUDA_EMULATION
 #include "kernels/cpu/blas.h"
+#else
+#include "kernels/cuda/cudnn_lstm.h"
 #endif
 
 namespace parbench::kernels::cuda {
@@ -46,11 +48,12 @@ int choose_device(const BackendOptions& options) {
   if (status != cudaSuccess || count == 0) {
     cudaGetLastError();  // not sticky, but leave no error behind for the next CUDA_CHECK
     const char* visible = std::getenv("CUDA_VISIBLE_DEVICES");
-    raise("backend '{}': no usable GPU: {}{} (CUDA 13 needs an NVIDIA GPU, driver 580 or later, and a device that "
-          "CUDA_VISIBLE_DEVICES{} does not hide)",
-          kName, status == cudaSuccess ? "the driver reports no device" : cudaGetErrorName(status),
-          status == cudaSuccess ? "" : fmt::format(": {}", cudaGetErrorString(status)),
-          visible ? fmt::format("='{}'", visible) : std::string(" (unset)"));
+    raise(
+        "backend '{}': no usable GPU: {}{} (CUDA 13 needs an NVIDIA GPU, driver 580 or later, and a device that "
+        "CUDA_VISIBLE_DEVICES{} does not hide)",
+        kName, status == cudaSuccess ? "the driver reports no device" : cudaGetErrorName(status),
+        status == cudaSuccess ? "" : fmt::format(": {}", cudaGetErrorString(status)),
+        visible ? fmt::format("='{}'", visible) : std::string(" (unset)"));
   }
   if (options.device >= count) {
     raise("--device {} is out of range: this process sees {} GPU(s), 0 to {}", options.device, count, count - 1);
@@ -61,15 +64,15 @@ int choose_device(const BackendOptions& options) {
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(const BackendOptions& options) : options_(options), device_(choose_device(options)) {
-    if (options.cudnn_lstm) {
 #if PARBENCH_CUDA_EMULATION
+    if (options.cudnn_lstm)
       raise("--lstm cudnn: cuDNN runs only on a GPU; the {} backend has the native LSTM only", kName);
-#else
-      raise("--lstm cudnn: the cuDNN LSTM path is not built yet; the native LSTM (the default) is");
 #endif
-    }
     CUDA_CHECK(cudaSetDevice(device_));
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+#if !PARBENCH_CUDA_EMULATION
+    if (options.cudnn_lstm) cudnn_lstm_ = std::make_unique<CudnnLstm>(stream_, options.tf32);
+#endif
     CUBLAS_CHECK(cublasCreate(&blas_));
     CUBLAS_CHECK(cublasSetStream(blas_, stream_));
     CUBLAS_CHECK(cublasSetMathMode(blas_, options.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
@@ -82,6 +85,9 @@ class CudaBackend final : public Backend {
     cudaStreamSynchronize(stream_);
     cudaFree(sum_squares_workspace_);
     if (batchnorm_workspace_) free(batchnorm_workspace_);
+#if !PARBENCH_CUDA_EMULATION
+    cudnn_lstm_.reset();  // its cuDNN handle is on stream_: destroyed before the stream
+#endif
     cublasDestroy(blas_);
     cudaStreamDestroy(stream_);
   }
@@ -101,10 +107,11 @@ class CudaBackend final : public Backend {
     int runtime = 0, driver = 0;
     CUDA_CHECK(cudaRuntimeGetVersion(&runtime));
     CUDA_CHECK(cudaDriverGetVersion(&driver));
-    return fmt::format("cuda: device {} {} (sm_{}{}, {:.1f} GiB), driver CUDA {}.{}, runtime {}.{}, cuBLAS {}; {}",
+    const std::string lstm = cudnn_lstm_ ? fmt::format("cuDNN {} LSTM", cudnn_version()) : "native LSTM";
+    return fmt::format("cuda: device {} {} (sm_{}{}, {:.1f} GiB), driver CUDA {}.{}, runtime {}.{}, cuBLAS {}; {}; {}",
                        device_, properties.name, properties.major, properties.minor,
                        static_cast<double>(properties.totalGlobalMem) / (kMiB * 1024.0), driver / 1000,
-                       driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10, cublas, math);
+                       driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10, cublas, math, lstm);
 #endif
   }
 
@@ -118,11 +125,12 @@ class CudaBackend final : public Backend {
       cudaGetLastError();
       std::size_t free_bytes = 0, total_bytes = 0;
       CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-      raise("backend '{}': out of device memory allocating {:.1f} MiB on device {} ({:.1f} MiB allocated by this "
-            "backend, peak {:.1f} MiB; the device has {:.1f} of {:.1f} MiB free)",
-            kName, static_cast<double>(bytes) / kMiB, device_, static_cast<double>(bytes_in_use_) / kMiB,
-            static_cast<double>(peak_bytes_) / kMiB, static_cast<double>(free_bytes) / kMiB,
-            static_cast<double>(total_bytes) / kMiB);
+      raise(
+          "backend '{}': out of device memory allocating {:.1f} MiB on device {} ({:.1f} MiB allocated by this "
+          "backend, peak {:.1f} MiB; the device has {:.1f} of {:.1f} MiB free)",
+          kName, static_cast<double>(bytes) / kMiB, device_, static_cast<double>(bytes_in_use_) / kMiB,
+          static_cast<double>(peak_bytes_) / kMiB, static_cast<double>(free_bytes) / kMiB,
+          static_cast<double>(total_bytes) / kMiB);
     }
     CUDA_CHECK(status);
     sizes_[pointer] = bytes;
@@ -196,15 +204,33 @@ class CudaBackend final : public Backend {
   }
 
   // ---- LSTM and attention ------------------------------------------------------------------
-  std::size_t lstm_reserve_size(const LstmShape& shape) const override { return cuda::lstm_reserve_size(shape); }
-  std::size_t lstm_workspace_size(const LstmShape& shape) const override { return cuda::lstm_workspace_size(shape); }
+  // The native kernels (lstm.cu), or cuDNN's RNN (cudnn_lstm.h) with --lstm cudnn on a GPU.
+  std::size_t lstm_reserve_size(const LstmShape& shape) const override {
+#if !PARBENCH_CUDA_EMULATION
+    if (cudnn_lstm_) return cudnn_lstm_->reserve_size(shape);
+#endif
+    return cuda::lstm_reserve_size(shape);
+  }
+  std::size_t lstm_workspace_size(const LstmShape& shape) const override {
+#if !PARBENCH_CUDA_EMULATION
+    if (cudnn_lstm_) return cudnn_lstm_->workspace_size(shape);
+#endif
+    return cuda::lstm_workspace_size(shape);
+  }
   void lstm_forward(float* y, float* reserve, float* workspace, const float* x, const float* w_ih, const float* w_hh,
                     const float* b_ih, const float* b_hh, const LstmShape& shape) override {
+#if !PARBENCH_CUDA_EMULATION
+    if (cudnn_lstm_) return cudnn_lstm_->forward(y, reserve, workspace, x, w_ih, w_hh, b_ih, b_hh, shape);
+#endif
     cuda::lstm_forward(blas_, y, reserve, workspace, x, w_ih, w_hh, b_ih, b_hh, shape, stream_);
   }
+  // cuDNN's backward reads the weights from forward's copy in reserve, not w_ih and w_hh.
   void lstm_backward(float* dx, float* dw_ih, float* dw_hh, float* db_ih, float* db_hh, float* workspace,
                      const float* dy, const float* x, const float* y, const float* reserve, const float* w_ih,
                      const float* w_hh, const LstmShape& shape) override {
+#if !PARBENCH_CUDA_EMULATION
+    if (cudnn_lstm_) return cudnn_lstm_->backward(dx, dw_ih, dw_hh, db_ih, db_hh, workspace, dy, x, y, reserve, shape);
+#endif
     cuda::lstm_backward(blas_, dx, dw_ih, dw_hh, db_ih, db_hh, workspace, dy, x, y, reserve, w_ih, w_hh, shape,
                         stream_);
   }
@@ -296,6 +322,9 @@ class CudaBackend final : public Backend {
   std::size_t batchnorm_workspace_floats_ = 0;
   std::map<const void*, std::size_t> sizes_;  // bytes of every live allocation
   std::size_t bytes_in_use_ = 0, peak_bytes_ = 0;
+#if !PARBENCH_CUDA_EMULATION
+  std::unique_ptr<CudnnLstm> cudnn_lstm_;  // --lstm cudnn; null: the native LSTM
+#endif
 };
 
 }  // namespace
