@@ -1,8 +1,9 @@
-// Kernel throughput of the CPU backend at the workloads' real shapes: every GEMM the violence and
-// shoplifting models issue at batch 64 (shoplifting 256), the bidirectional LSTM layers forward and
-// backward, and attention, at 1 and 2 threads. Each reports GFLOP/s and the share of the 1-core
-// sgemm peak this binary measures at startup, so "how far from the machine" is read off directly.
-//   bench_kernels [--peak_reps=N] [google benchmark flags]
+// Kernel throughput of a backend (--backend, default cpu) at the workloads' real shapes: every GEMM
+// the violence and shoplifting models issue at batch 64 (shoplifting 256), the bidirectional LSTM
+// layers forward and backward, and attention, at 1 and 2 threads on the CPU. Each reports GFLOP/s
+// and the share of the GEMM peak this binary measures at startup (one core's sgemm on the CPU, the
+// device's 4096^3 SGEMM on a GPU), so "how far from the machine" is read off directly.
+//   bench_kernels [--backend=cpu|cuda|cuda_emulated] [--peak_reps=N] [google benchmark flags]
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -11,7 +12,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,14 +37,25 @@ using kernels::Trans;
 // Shapes of the violence model (design.md §2) at its default batch, and of shoplifting.
 constexpr int kT = 20, kI1 = 4096, kH = 128, kWidth = 2 * kH, kAttention = 128;
 
-double g_peak_gflops = 0;  // best single-thread 2048^3 sgemm, measured in main()
+bench::HarnessBackend g_backend;  // from --backend, made in main()
+double g_peak_gflops = 0;         // the GEMM peak measured in main() (bench/common.h)
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-Backend& backend() {
-  static const std::unique_ptr<Backend> cpu = kernels::make_backend("cpu");
-  return *cpu;
+// Only after g_backend.or_skip() found it made.
+Backend& backend() { return *g_backend.backend; }
+
+// Every timed iteration ends here. A GPU backend's ops return once queued: waiting for them before
+// the clock stops (as torch.utils.benchmark.Timer does) makes an iteration's time include its
+// device work, at the price of one launch latency per iteration. A no-op on the CPU.
+void end_iteration() {
+  backend().synchronize();
+  benchmark::ClobberMemory();
 }
+
+// Threads per benchmark: the CPU's intra-op threads; a GPU's parallelism is its own (set_threads
+// changes nothing there, kernels/cuda/cuda_backend.cpp), so other backends run once, at 1.
+std::vector<int> thread_counts() { return g_backend.name == "cpu" ? std::vector<int>{1, 2} : std::vector<int>{1}; }
 
 // Small integers in [-2, 2]: every GEMM below then has an exact fp32 result (|sum| <= 4 k < 2^24),
 // which the benchmark checks before timing.
@@ -159,6 +170,7 @@ std::string check_gemm(const GemmCase& g, GemmOperands& o) {
 }
 
 void BM_Gemm(benchmark::State& state, const GemmCase& g, int threads) {
+  if (!g_backend.or_skip(state)) return;
   backend().set_threads(threads);
   GemmOperands o = make_operands(g);
   if (const std::string error = check_gemm(g, o); !error.empty()) {
@@ -169,7 +181,7 @@ void BM_Gemm(benchmark::State& state, const GemmCase& g, int threads) {
   for (auto _ : state) {
     run_gemm(g, o, g.beta);
     benchmark::DoNotOptimize(o.dc.data());
-    benchmark::ClobberMemory();
+    end_iteration();
   }
   bench::set_flop_counters(state, 2.0 * g.m * g.n * g.k, seconds_since(start), g_peak_gflops);
 }
@@ -230,12 +242,14 @@ double lstm_flops(const kernels::LstmShape& s, bool backward, bool with_dx) {
 }
 
 void BM_LstmForward(benchmark::State& state, kernels::LstmShape shape, int threads) {
+  if (!g_backend.or_skip(state)) return;
   backend().set_threads(threads);
   LstmTensors t(shape);
+  backend().synchronize();  // the gradient fills are queued on a GPU: not part of the first iteration
   const auto start = Clock::now();
   for (auto _ : state) {
     t.forward();
-    benchmark::ClobberMemory();
+    end_iteration();
   }
   const double seconds = seconds_since(start);
   if (!all_finite(t.y)) state.SkipWithError("LSTM forward produced non-finite outputs");
@@ -244,13 +258,15 @@ void BM_LstmForward(benchmark::State& state, kernels::LstmShape shape, int threa
 
 // Backward from one forward (backward reads only the forward's outputs; gradients accumulate).
 void BM_LstmBackward(benchmark::State& state, kernels::LstmShape shape, bool with_dx, int threads) {
+  if (!g_backend.or_skip(state)) return;
   backend().set_threads(threads);
   LstmTensors t(shape);
   t.forward();
+  backend().synchronize();
   const auto start = Clock::now();
   for (auto _ : state) {
     t.backward(with_dx);
-    benchmark::ClobberMemory();
+    end_iteration();
   }
   const double seconds = seconds_since(start);
   if (!all_finite(t.dw_ih)) state.SkipWithError("LSTM backward produced non-finite gradients");
@@ -260,6 +276,7 @@ void BM_LstmBackward(benchmark::State& state, kernels::LstmShape shape, bool wit
 // ---- attention ---------------------------------------------------------------------------------
 
 void BM_Attention(benchmark::State& state, kernels::AttentionShape s, int threads) {
+  if (!g_backend.or_skip(state)) return;
   Backend& be = backend();
   be.set_threads(threads);
   const auto rows = static_cast<std::size_t>(s.batch) * s.steps;
@@ -273,12 +290,13 @@ void BM_Attention(benchmark::State& state, kernels::AttentionShape s, int thread
       dh(be, rows * s.features), dw(be, w.size()), db(be, b.size()), dv(be, v.size()),
       workspace(be, be.attention_workspace_size(s));
   for (Buffer* g : {&dh, &dw, &db, &dv}) be.fill(g->data(), 0.0f, g->size());
+  be.synchronize();
   const auto start = Clock::now();
   for (auto _ : state) {
     be.attention_forward(context.data(), alpha.data(), u.data(), h.data(), w.data(), b.data(), v.data(), s);
     be.attention_backward(dh.data(), dw.data(), db.data(), dv.data(), workspace.data(), dcontext.data(), h.data(),
                           alpha.data(), u.data(), w.data(), v.data(), s);
-    benchmark::ClobberMemory();
+    end_iteration();
   }
   const double seconds = seconds_since(start);
   if (!all_finite(context) || !all_finite(dh)) state.SkipWithError("attention produced non-finite values");
@@ -293,7 +311,7 @@ void BM_Attention(benchmark::State& state, kernels::AttentionShape s, int thread
 // shared: rows well below that are contended).
 void register_benchmarks() {
   for (const GemmCase& g : gemm_cases()) {
-    for (const int threads : {1, 2}) {
+    for (const int threads : thread_counts()) {
       const std::string name = fmt::format("gemm/{}/m:{}/n:{}/k:{}/threads:{}", g.name, g.m, g.n, g.k, threads);
       benchmark::RegisterBenchmark(name.c_str(), BM_Gemm, g, threads)
           ->Unit(benchmark::kMicrosecond)
@@ -309,7 +327,7 @@ void register_benchmarks() {
   };
   for (const LstmLayer layer : {LstmLayer{"lstm1", kI1, false}, LstmLayer{"lstm2", kWidth, true}}) {
     for (const int batch : {32, 64}) {
-      for (const int threads : {1, 2}) {
+      for (const int threads : thread_counts()) {
         const kernels::LstmShape shape{batch, kT, layer.input, kH};
         const std::string axes = fmt::format("batch:{}/t:{}/i:{}/h:{}/threads:{}", batch, kT, layer.input, kH, threads);
         benchmark::RegisterBenchmark(fmt::format("lstm/{}/forward/{}", layer.name, axes).c_str(), BM_LstmForward, shape,
@@ -326,7 +344,7 @@ void register_benchmarks() {
       }
     }
   }
-  for (const int threads : {1, 2}) {
+  for (const int threads : thread_counts()) {
     const kernels::AttentionShape shape{64, kT, kWidth, kAttention};
     const std::string name = fmt::format("attention/attn/forward_backward/batch:{}/t:{}/d:{}/a:{}/threads:{}",
                                          shape.batch, shape.steps, shape.features, shape.attention, threads);
@@ -339,4 +357,6 @@ void register_benchmarks() {
 
 }  // namespace
 
-int main(int argc, char** argv) { return bench::run_with_gemm_peak(argc, argv, g_peak_gflops, register_benchmarks); }
+int main(int argc, char** argv) {
+  return bench::run_with_gemm_peak(argc, argv, g_backend, g_peak_gflops, register_benchmarks);
+}

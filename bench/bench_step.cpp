@@ -1,8 +1,9 @@
 // Whole training steps (forward, backward, clipping, Adam) of each workload through the `serial`
-// strategy on synthetic in-memory batches, so the numbers are compute only (no HDF5, no loader),
-// plus a per-op time breakdown of one violence step: where a step's time goes, next to the
-// 1-core sgemm peak this binary measures at startup.
-//   bench_step [--peak_reps=N] [google benchmark flags]
+// strategy on synthetic in-memory batches (staged on a GPU backend's device before timing), so the
+// numbers are compute only (no HDF5, no loader, no host-to-device copy), plus a per-op time
+// breakdown of one violence step: where a step's time goes, next to the GEMM peak this binary
+// measures at startup (one core's sgemm on the CPU, the device's SGEMM on a GPU).
+//   bench_step [--backend=cpu|cuda|cuda_emulated] [--peak_reps=N] [google benchmark flags]
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include "bench/common.h"
 #include "bench/synthetic_batch.h"
 #include "core/context.h"
+#include "core/error.h"
 #include "core/rng.h"
 #include "kernels/backend.h"
 #include "kernels/buffer.h"
@@ -36,12 +38,14 @@ using namespace parbench;
 using kernels::Backend;
 using Clock = std::chrono::steady_clock;
 
-double g_peak_gflops = 0;  // best single-thread 2048^3 sgemm, measured in main()
+bench::HarnessBackend g_backend;  // from --backend, made in main()
+double g_peak_gflops = 0;         // the GEMM peak measured in main() (bench/common.h)
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 strategies::StrategyOptions step_options(const std::string& workload, int threads, int batch) {
   strategies::StrategyOptions options{.workload = workload,
+                                      .backend = g_backend.name,
                                       .threads = threads,
                                       .loss = {.spec = models::default_loss(workload)},
                                       .seed = 1,
@@ -54,15 +58,26 @@ strategies::StrategyOptions step_options(const std::string& workload, int thread
 // ---- the serial step ---------------------------------------------------------------------------
 
 void BM_SerialStep(benchmark::State& state, const std::string& workload, int threads, int batch) {
-  const auto strategy = strategies::make_strategy("serial", step_options(workload, threads, batch));
+  if (!g_backend.or_skip(state)) return;
+  // The strategy makes its own backend of the same name (strategies/serial.cpp).
+  std::unique_ptr<strategies::Strategy> strategy;
+  try {
+    strategy = strategies::make_strategy("serial", step_options(workload, threads, batch));
+  } catch (const Error& error) {
+    state.SkipWithError(error.what());
+    return;
+  }
   const bench::SyntheticBatch data(strategy->model(), batch);
-  const models::BatchView view = data.view();
+  // Staged once: the strategy's own staging (strategies/replica.cpp) then passes it through, so no
+  // step copies the batch to the device.
+  const models::BatchView view = strategy->model().stage(data.view(), batch);
   std::int64_t step = 0;
   strategy->step(view, batch, step++);  // first touch of activations and Adam state, outside the timing
   double step_seconds = 0, compute = 0, optimizer = 0;
   for (auto _ : state) {
     const auto start = Clock::now();
     const strategies::StepResult result = strategy->step(view, batch, step++);
+    strategy->backend().synchronize();  // a GPU step's last kernels may still be queued
     step_seconds += seconds_since(start);
     compute += result.times.compute;
     optimizer += result.times.optimizer;
@@ -78,12 +93,15 @@ void BM_SerialStep(benchmark::State& state, const std::string& workload, int thr
 // ---- per-op breakdown --------------------------------------------------------------------------
 
 // A Backend that forwards every op to another and adds its wall time to a per-op total. The CPU
-// backend is synchronous, so an op's time is the time of its call. LSTM ops are keyed by their
-// input size (violence: i4096 = layer 1, i256 = layers 2 and 3 together); Backend::gemm is only
-// called by the dense layers (the LSTM and attention call BLAS inside their own ops).
+// backend is synchronous, so an op's time is the time of its call. A GPU backend's ops return once
+// queued, so there every op is followed by synchronize(): that serialises the host and the device
+// (no launch overlaps the previous kernel), which makes each op's time its own but the breakdown's
+// step longer than the plain step's. LSTM ops are keyed by their input size (violence: i4096 =
+// layer 1, i256 = layers 2 and 3 together); Backend::gemm is only called by the dense layers (the
+// LSTM and attention call BLAS inside their own ops).
 class TimedBackend final : public Backend {
  public:
-  explicit TimedBackend(std::unique_ptr<Backend> inner) : inner_(std::move(inner)) {}
+  explicit TimedBackend(Backend& inner) : inner_(&inner), synchronous_(inner.host_memory()) {}
   std::map<std::string, double>& seconds() { return seconds_; }
 
   std::string_view name() const override { return inner_->name(); }
@@ -236,14 +254,17 @@ class TimedBackend final : public Backend {
     const auto start = Clock::now();
     if constexpr (std::is_void_v<decltype(f())>) {
       f();
+      if (!synchronous_) inner_->synchronize();
       seconds_[op] += seconds_since(start);
     } else {
       auto result = f();
+      if (!synchronous_) inner_->synchronize();
       seconds_[op] += seconds_since(start);
       return result;
     }
   }
-  std::unique_ptr<Backend> inner_;
+  Backend* inner_;
+  bool synchronous_;  // a host-memory backend runs each op within its call
   std::map<std::string, double> seconds_;
 };
 
@@ -251,15 +272,17 @@ class TimedBackend final : public Backend {
 // by name, so this repeats its few lines (zero, forward, backward, clip, Adam) around the same
 // Model and Optimizer. <op>_pct: share of the step's wall time; other_pct: host code between ops.
 void BM_StepBreakdown(benchmark::State& state, const std::string& workload, int threads, int batch) {
+  Backend* harness_backend = g_backend.or_skip(state);
+  if (!harness_backend) return;
   const strategies::StrategyOptions options = step_options(workload, threads, batch);
-  TimedBackend backend(kernels::make_backend(options.backend));
+  TimedBackend backend(*harness_backend);
   backend.set_threads(threads);
   const auto model = models::make_model(workload, backend, options.model);
   model->initialize(options.seed);
   model->allocate(batch);
   models::Optimizer optimizer(backend, options.optimizer, model->parameter_count());
   const bench::SyntheticBatch data(*model, batch);
-  const models::BatchView view = data.view();
+  const models::BatchView view = model->stage(data.view(), batch);  // once, untimed: compute only
 
   std::int64_t step = 0;
   auto one_step = [&] {
@@ -281,6 +304,7 @@ void BM_StepBreakdown(benchmark::State& state, const std::string& workload, int 
   for (auto _ : state) {
     const auto start = Clock::now();
     finite = one_step() && finite;
+    backend.synchronize();
     step_seconds += seconds_since(start);
   }
   if (!finite) {
@@ -306,8 +330,10 @@ void register_benchmarks() {
     const char* name;
     std::vector<int> batches;
   };
+  // The CPU's intra-op threads; a GPU's parallelism is its own (set_threads changes nothing there).
+  const std::vector<int> thread_counts = g_backend.name == "cpu" ? std::vector<int>{1, 2} : std::vector<int>{1};
   for (const Workload& w : {Workload{"violence", {32, 64}}, Workload{"shoplifting", {32, 64, 256}}}) {
-    for (const int threads : {1, 2}) {
+    for (const int threads : thread_counts) {
       for (const int batch : w.batches) {
         const std::string name = fmt::format("step/{}/serial/threads:{}/batch:{}", w.name, threads, batch);
         benchmark::RegisterBenchmark(name.c_str(), BM_SerialStep, std::string(w.name), threads, batch)
@@ -317,7 +343,7 @@ void register_benchmarks() {
       }
     }
   }
-  for (const int threads : {1, 2}) {
+  for (const int threads : thread_counts) {
     const std::string name = fmt::format("breakdown/violence/serial/threads:{}/batch:64", threads);
     benchmark::RegisterBenchmark(name.c_str(), BM_StepBreakdown, std::string("violence"), threads, 64)
         ->Unit(benchmark::kMillisecond)
@@ -328,4 +354,6 @@ void register_benchmarks() {
 
 }  // namespace
 
-int main(int argc, char** argv) { return bench::run_with_gemm_peak(argc, argv, g_peak_gflops, register_benchmarks); }
+int main(int argc, char** argv) {
+  return bench::run_with_gemm_peak(argc, argv, g_backend, g_peak_gflops, register_benchmarks);
+}

@@ -2,7 +2,8 @@
 // the step split into compute, communication (total and exposed) and optimizer, the bytes moved
 // and their bus bandwidth (nccl-tests definitions), and memory per worker (measured model state
 // next to design.md §4's prediction).
-//   bench_strategies [--workload=violence] [--batch=64[,128...]] [--mode=strong|weak] [--backend=cpu]
+//   bench_strategies [--workload=violence] [--batch=64[,128...]] [--mode=strong|weak]
+//                    [--backend=cpu|cuda|cuda_emulated]
 //                    [--strategies=serial,thread_pool,...] [--workers=1,2,3,4,8] [--stage=1]
 //                    [--sync_bn=0|1] [--overlap=1|0] [--bucket_mb=25] [--data=FILE [--split=/train]]
 //                    [--peak_gflops=X | --peak_reps=3]
@@ -16,6 +17,11 @@
 // run (more workers than samples, a backend that was not built, a strategy started with the wrong launcher) is reported
 // with SkipWithError, never dropped. Under MPI every iteration reports the slowest rank's time (UseManualTime with the
 // maximum over ranks), so that all ranks agree on the iteration count; only rank 0 prints and writes --benchmark_out.
+// On the cuda backend only workers:1 runs, every strategy on one GPU: more workers need a GPU each
+// (multi-GPU with NCCL, issue 13), and serial's workers:N are CPU threads the GPU does not use; those
+// configurations are skipped with that reason, as every one is when the backend cannot start here
+// (no GPU, not built). "% of peak" there refers to the GPU's measured SGEMM peak (--peak_gflops
+// then gives that peak).
 // The batch is synthetic (bench/synthetic_batch.h) unless --data names an HDF5 dataset of the
 // workload (design.md §5): then its first samples, read once before any timing.
 #include <benchmark/benchmark.h>
@@ -50,12 +56,14 @@ struct Config {
   int batch = 64;     // global batch (strong) or per-worker batch (weak)
   bool weak = false;  // weak scaling: the global batch grows with the workers
   std::string backend = "cpu";
+  std::string backend_error;  // why the backend cannot start here: every configuration is skipped with it
+  bool on_gpu = false;        // bench::HarnessBackend::on_gpu()
   int stage = 1;
   bool sync_bn = false;
   bool overlap = true;
   double bucket_mb = 25;
   std::string data, split = "/";  // an HDF5 dataset to take the batch from, and its split
-  double peak_gflops = 0;         // one core's measured sgemm peak, GFLOP/s
+  double peak_gflops = 0;         // one core's (or on a GPU, the device's) measured sgemm peak, GFLOP/s
 };
 
 // The first `rows` samples of an HDF5 dataset, in memory: what every benchmark of the run steps on
@@ -130,8 +138,33 @@ int compute_threads(const std::string& strategy, int workers, int processes) {
   return strategy == "serial" ? workers : multi_process(strategy) ? processes : workers;
 }
 
+// Why a configuration cannot run on this backend, or an empty string. Decided before any
+// collective: on cuda every multi-rank configuration is skipped here on every rank, so a rank
+// whose GPU fails to start cannot leave the others waiting.
+std::string backend_obstacle(const Config& config, const std::string& name, int workers) {
+  if (!config.backend_error.empty()) return config.backend_error;
+  // Not registered-and-dropped: design.md §6 wants every configuration in the JSON with its reason.
+  if (config.on_gpu && workers > 1 && name == "serial") {
+    return fmt::format(
+        "serial at workers:{} is {} intra-op CPU threads, which the {} backend's kernels do not use: its "
+        "workers:1 is the measurement",
+        workers, workers, config.backend);
+  }
+  if (config.on_gpu && workers > 1) {
+    return fmt::format(
+        "{} workers on the {} backend need one GPU per worker, not placed yet (multi-GPU with NCCL: issue 13); "
+        "workers:1 runs",
+        workers, config.backend);
+  }
+  return {};
+}
+
 void BM_Strategy(benchmark::State& state, const Config& config, const FileBatch* file, const std::string& name,
                  int workers, strategies::Comm* timing) {
+  if (const std::string obstacle = backend_obstacle(config, name, workers); !obstacle.empty()) {
+    state.SkipWithError(obstacle.c_str());
+    return;
+  }
   const int batch = global_batch(config, workers);
   if (name != "serial" && batch < workers) {  // serial's "workers" are threads over the whole batch
     state.SkipWithError(fmt::format("more workers ({}) than samples in the global batch ({})", workers, batch).c_str());
@@ -207,12 +240,13 @@ void BM_Strategy(benchmark::State& state, const Config& config, const FileBatch*
   state.counters["comm_buffers_MB"] = 1e-6 * memory.communication;
   state.counters["memory_per_worker_MB"] = 1e-6 * (model_state + memory.activations + memory.communication);
   state.counters["rss_peak_MB"] = 1e-6 * strategies::peak_resident_bytes();
-  // The whole job's training FLOPs against the peak of the cores it computes on (a core's measured
-  // GEMM peak times min(compute threads, cores)).
+  // The whole job's training FLOPs against the peak of what it computes on: a core's measured GEMM
+  // peak times min(compute threads, cores), or on a GPU the one device's.
   const double gflops = 1e-9 * strategy->model().training_flops() * samples / seconds;
   state.counters["gflops"] = gflops;
-  const int used_cores = std::min(compute_threads(name, workers, processes), static_cast<int>(std::max(1u, cores)));
-  state.counters["pct_peak"] = config.peak_gflops > 0 ? 100 * gflops / (config.peak_gflops * used_cores) : 0.0;
+  const int used_units =
+      config.on_gpu ? 1 : std::min(compute_threads(name, workers, processes), static_cast<int>(std::max(1u, cores)));
+  state.counters["pct_peak"] = config.peak_gflops > 0 ? 100 * gflops / (config.peak_gflops * used_units) : 0.0;
 }
 
 }  // namespace
@@ -228,7 +262,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.weak = mode == "weak";
-  config.backend = bench::take_string_flag(argc, argv, "backend", config.backend);
+  config.backend = bench::take_backend_flag(argc, argv);
   config.stage = static_cast<int>(bench::take_int_flag(argc, argv, "stage", config.stage, 1, 3));
   config.sync_bn = bench::take_int_flag(argc, argv, "sync_bn", 0, 0, 1) != 0;
   config.overlap = bench::take_int_flag(argc, argv, "overlap", 1, 0, 1) != 0;
@@ -270,16 +304,28 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("batch", batch_list);
   benchmark::AddCustomContext("mode", mode);
   benchmark::AddCustomContext("precision", "fp32");
-  benchmark::AddCustomContext("backend", config.backend);
+  // Made here for the context and the peak only: each strategy makes its own backends.
+  kernels::BackendOptions backend_options;
+  backend_options.local_rank = world ? world->local_rank() : 0;
+  bench::HarnessBackend backend = bench::start_backend(config.backend, backend_options);
+  bench::add_backend_context(backend);
+  config.backend_error = backend.error;
+  config.on_gpu = backend.on_gpu();
   benchmark::AddCustomContext("processes", std::to_string(world ? world->size() : 1));
-  // "% of peak" needs one core's GEMM peak: given (--peak_gflops, e.g. measured once by a sweep) or
-  // measured here by rank 0 alone while the other ranks wait, then shared.
+  // "% of peak" needs one core's (on a GPU, the device's) GEMM peak: given (--peak_gflops, e.g.
+  // measured once by a sweep) or measured here by rank 0 alone while the other ranks wait, then
+  // shared. None where the backend cannot start: nothing runs.
+  const char* peak_key = config.on_gpu ? "gemm_peak_gflops_device" : "gemm_peak_gflops_1core";
   if (config.peak_gflops > 0) {
-    benchmark::AddCustomContext("gemm_peak_gflops_1core", fmt::format("{:.1f}", config.peak_gflops));
+    benchmark::AddCustomContext(peak_key, fmt::format("{:.1f}", config.peak_gflops));
   } else {
-    if (root) config.peak_gflops = bench::measure_gemm_peak_1core(peak_reps);  // records the context entry
+    if (root && backend.backend) {  // each records its context entry
+      config.peak_gflops = config.on_gpu ? bench::measure_gemm_peak_device(*backend.backend, peak_reps)
+                                         : bench::measure_gemm_peak_1core(peak_reps);
+    }
     if (world) config.peak_gflops = max_over(world.get(), root ? config.peak_gflops : 0.0);
   }
+  backend.backend.reset();  // its device memory is the strategies' from here
   benchmark::AddCustomContext("sync_bn", config.sync_bn ? "true" : "false");
   benchmark::AddCustomContext("bucket_mb", std::to_string(config.bucket_mb));
   benchmark::AddCustomContext("data", config.data.empty() ? "synthetic" : config.data + ":" + config.split);

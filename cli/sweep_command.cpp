@@ -3,6 +3,9 @@
 // under `mpirun -np N`, or `srun` inside a SLURM allocation), with repetitions, into one run
 // folder, then `parbench report` over it. A configuration that crashes or hangs does not end the
 // sweep: it is written as an errored benchmark entry, so the report lists it with its reason.
+// One that cannot run here (SkipWithError: no GPU, too few rows per worker) is counted as skipped;
+// the sweep fails when a run failed, or when it measured no step at all (e.g. --backend cuda on a
+// machine without a GPU): a job that measured nothing must not look like a result.
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -36,6 +39,7 @@
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/output_file.h"
+#include "kernels/backend.h"
 #include "models/model.h"
 #include "results/gbench_json.h"
 #include "strategies/strategy.h"
@@ -138,6 +142,10 @@ std::vector<Run> plan(const SweepArgs& args) {
     if (n < 1 || n > 256) raise("--workers: {} is not a worker count in 1..256", n);
   }
   if (args.mode != "strong" && args.mode != "weak") raise("--mode must be strong or weak, not \"{}\"", args.mode);
+  const auto backends = kernels::backend_names();
+  if (std::find(backends.begin(), backends.end(), args.backend) == backends.end()) {
+    raise("--backend: unknown backend \"{}\"; valid: {}", args.backend, fmt::join(backends, ", "));
+  }
   if (args.repetitions < 1) raise("--repetitions must be at least 1 (got {})", args.repetitions);
   if (!(args.min_time > 0)) raise("--min-time must be a positive number of seconds (got {})", args.min_time);
   if (!args.data.empty() && args.workloads.size() != 1) {
@@ -324,25 +332,40 @@ std::string failure_line(const fs::path& log) {
 
 void write_json(const fs::path& path, const nlohmann::json& json) { write_text_file(path, json.dump(2) + "\n", true); }
 
+struct Measured {
+  std::string line;      // for the console
+  bool skipped = false;  // every benchmark of the run reported an error (SkipWithError): nothing measured
+};
+
 // What a finished run measured, for the console: the median step time over the repetitions, or the
 // reason it was skipped (SkipWithError), or how many benchmarks it ran (collectives); the report
 // has the rest.
-std::string outcome_line(const fs::path& json, double seconds) {
+Measured outcome_line(const fs::path& json, double seconds) {
   const nlohmann::json results = results::read_gbench_json(json);
   std::set<std::string> names;
   std::vector<double> times;
   std::string unit = "ms";
+  std::optional<std::string> error;  // the message of the first benchmark that reported one
+  bool measured = false;
   for (const auto& entry : results["benchmarks"]) {
-    if (entry.value("error_occurred", false)) return "skipped: " + entry.value("error_message", std::string("?"));
+    if (entry.value("error_occurred", false)) {
+      if (!error) error = entry.value("error_message", std::string("?"));
+      continue;
+    }
+    measured = true;
     names.insert(entry.value("run_name", std::string()));
     if (entry.value("run_type", "") != "iteration" || !entry["real_time"].is_number()) continue;
     times.push_back(entry["real_time"].get<double>());
     unit = entry.value("time_unit", unit);
   }
-  if (names.size() != 1 || times.empty()) return fmt::format("done in {:.1f} s: {} benchmarks", seconds, names.size());
+  if (!measured) return {"skipped: " + error.value_or("the harness ran no benchmark"), true};
+  // A run of several benchmarks of which some were skipped (collectives) still measured something.
+  if (error) return {fmt::format("done in {:.1f} s: {} benchmarks, some skipped: {}", seconds, names.size(), *error)};
+  if (names.size() != 1 || times.empty())
+    return {fmt::format("done in {:.1f} s: {} benchmarks", seconds, names.size())};
   std::sort(times.begin(), times.end());
-  return fmt::format("done in {:.1f} s: {:.4g} {} per step (median of {})", seconds, times[times.size() / 2], unit,
-                     times.size());
+  return {fmt::format("done in {:.1f} s: {:.4g} {} per step (median of {})", seconds, times[times.size() / 2], unit,
+                      times.size())};
 }
 
 // The single-core GEMM peak a strategy harness measured (its context), or 0.
@@ -412,7 +435,18 @@ nlohmann::json plan_json(const std::vector<Run>& runs, const SweepArgs& args, co
   return {{"schema", "parbench.sweep_plan/1"}, {"out", out.string()}, {"runs", list}};
 }
 
-void run_sweep(const SweepArgs& args, int& failures) {
+// How the runs of a sweep ended.
+struct Tally {
+  int measured = 0, skipped = 0, failed = 0;
+  int steps = 0, steps_measured = 0;  // strategy step runs (not collectives), and those that measured
+
+  // A whole sweep whose step runs were all skipped or failed. One element of an array (--only) that
+  // was skipped is no failure: the report after the array lists it.
+  bool no_step_measured(bool whole_sweep) const { return whole_sweep && steps > 0 && steps_measured == 0; }
+  bool sweep_failed(bool whole_sweep) const { return failed > 0 || no_step_measured(whole_sweep); }
+};
+
+void run_sweep(const SweepArgs& args, Tally& tally) {
   if (args.launcher != "mpirun" && args.launcher != "srun") {
     raise("--launcher must be mpirun or srun, not \"{}\"", args.launcher);
   }
@@ -479,7 +513,8 @@ void run_sweep(const SweepArgs& args, int& failures) {
     auto& sum = spent[run.workload];
     sum.first += outcome.seconds;
     sum.second += 1;
-    std::string reason, measured;
+    std::string reason;
+    Measured measured;
     if (outcome.timed_out) {
       reason = fmt::format("timed out after {:.0f} s (--timeout)", args.timeout);
     } else if (outcome.status != 0) {
@@ -496,17 +531,24 @@ void run_sweep(const SweepArgs& args, int& failures) {
       }
     }
     fs::remove(partial, ec);
+    const bool step = run.strategy != "collectives";
+    tally.steps += step ? 1 : 0;
     if (!reason.empty()) {
-      ++failures;
+      ++tally.failed;
       reason += fmt::format(" (log: {})", (fs::path("logs") / log.filename()).string());
       write_failure(json, run, reason);
       fmt::print("          FAILED: {}\n", reason);
     } else {
-      fmt::print("          {}\n", measured);
+      ++(measured.skipped ? tally.skipped : tally.measured);
+      tally.steps_measured += step && !measured.skipped ? 1 : 0;
+      fmt::print("          {}\n", measured.line);
     }
   }
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("parbench sweep: {} run(s) in {}, {} failed\n", todo.size(), clock_text(elapsed), failures);
+  const bool nothing = tally.no_step_measured(args.only < 0);
+  fmt::print("parbench sweep: {} run(s) in {}: {} measured, {} skipped, {} failed{}\n", todo.size(),
+             clock_text(elapsed), tally.measured, tally.skipped, tally.failed,
+             nothing ? "; no step was measured: every step configuration was skipped or failed (reasons above)" : "");
   if (args.only >= 0 || args.no_report) return;
   std::vector<std::string> report{self_exe().string(), "report", out.string(), "--out", out.string(), "--force"};
   if (args.no_plots) report.push_back("--no-plots");
@@ -557,7 +599,8 @@ void add_sweep_command(CLI::App& app, bool& failed) {
       ->capture_default_str();
   sweep
       ->add_option("--backend", args->backend,
-                   "Kernel backend: cpu, or cuda (a build without it reports every step as skipped)")
+                   "Kernel backend: cpu; cuda (workers:1 only, on one GPU; where it cannot start every step is "
+                   "skipped and the sweep fails); cuda_emulated (the CUDA kernels on the CPU: slow, for tests)")
       ->capture_default_str();
   sweep->add_option("--repetitions", args->repetitions, "Google Benchmark repetitions per configuration")
       ->check(integer_at_least(1))
@@ -585,9 +628,9 @@ void add_sweep_command(CLI::App& app, bool& failed) {
   sweep->add_flag("--no-plots", args->no_plots, "Report without plots");
   sweep->add_flag("--force", args->force, "Reuse a --out folder that already holds a sweep");
   sweep->callback([args, &failed] {
-    int failures = 0;
-    run_sweep(*args, failures);
-    failed = failures > 0;
+    Tally tally;
+    run_sweep(*args, tally);
+    failed = tally.sweep_failed(args->only < 0);
   });
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The benchmark harnesses' own numeric flags: a value out of range (or not a number) exits non-zero
-# before any benchmark runs, with a message naming the flag and its range.
+# The benchmark harnesses' own flags: a value out of range (or not a number, or not a backend)
+# exits non-zero before any benchmark runs, with a message naming the flag and its range.
 #   bench_flags.sh BENCH_DIR
 set -euo pipefail
 dir=$1
@@ -29,6 +29,9 @@ cases=(
   "bench_collectives --inject_error=5 --inject_error=5: must be an integer in [0, 1]"
   "bench_kernels --peak_reps=0 --peak_reps=0: must be an integer, at least 1"
   "bench_step --peak_reps=-3 --peak_reps=-3: must be an integer, at least 1"
+  "bench_step --backend=bogus --backend=bogus: must be one of cpu, cuda, cuda_emulated"
+  "bench_kernels --backend=gpu --backend=gpu: must be one of cpu, cuda, cuda_emulated"
+  "bench_strategies --backend=CUDA --backend=CUDA: must be one of cpu, cuda, cuda_emulated"
 )
 for case in "${cases[@]}"; do
   read -r harness flag expected <<<"$case"
