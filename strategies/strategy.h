@@ -64,7 +64,7 @@ struct StrategyOptions {
   std::string workload;
   models::ModelConfig model;
   std::string backend = "cpu";
-  kernels::BackendOptions backend_options;  // --device, --tf32, --lstm; local_rank set by the trainer
+  kernels::BackendOptions backend_options;  // --device, --tf32, --lstm; ddp and zero set local_rank
   int threads = 1;                          // intra-op threads per worker
   int workers = 1;
   models::OptimizerConfig optimizer;
