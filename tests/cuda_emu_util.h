@@ -1,12 +1,16 @@
 // Test helpers for code that runs under the CUDA launch emulation: device arrays (RAII over
-// cudaMalloc/cudaFree) filled from and read back to host vectors, and which sanitizer is on.
+// cudaMalloc/cudaFree) filled from and read back to host vectors, a fixture holding a cuBLAS
+// handle, random inputs and the rounding bound the kernel tests compare with, and which sanitizer
+// is on.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <random>
 #include <vector>
 
+#include "kernels/cuda/emu/cublas.h"
 #include "kernels/cuda/runtime.h"
 
 #if defined(__has_feature)
@@ -55,6 +59,39 @@ class DeviceArray {
  private:
   T* data_ = nullptr;
   std::size_t count_;
+};
+
+// 2^-23: one rounding of the GPU and one of the CPU together (2^-24 each), relative to magnitude.
+inline constexpr double kUlp = 1.1920928955078125e-07;
+
+// A float expression of n operations (a sum of n terms is the special case) is within n 2^-24 of
+// its exact value relative to the expression evaluated on absolute values (Higham's first-order
+// bound: any order, with or without fma); the GPU and the CPU each are, so they differ by at most
+// n 2^-23 times that magnitude.
+inline double reduction_error(std::size_t n, double magnitude) { return static_cast<double>(n) * kUlp * magnitude; }
+
+// n values uniform in [-bound, bound], the same for the same seed.
+inline std::vector<float> random_vector(std::size_t n, double bound, unsigned seed) {
+  std::mt19937 generator(seed);
+  std::uniform_real_distribution<float> uniform(static_cast<float>(-bound), static_cast<float>(bound));
+  std::vector<float> x(n);
+  for (auto& value : x) value = uniform(generator);
+  return x;
+}
+
+// A test with an emulated cuBLAS handle on the default stream, for the ops that take one.
+class CublasTest : public testing::Test {
+ public:
+  CublasTest() {
+    EXPECT_EQ(cuda_emu::cublasCreate(&blas), cuda_emu::CUBLAS_STATUS_SUCCESS);
+    EXPECT_EQ(cuda_emu::cublasSetStream(blas, nullptr), cuda_emu::CUBLAS_STATUS_SUCCESS);
+  }
+  ~CublasTest() override { cuda_emu::cublasDestroy(blas); }
+  CublasTest(const CublasTest&) = delete;
+  CublasTest& operator=(const CublasTest&) = delete;
+
+ protected:
+  cuda_emu::cublasHandle_t blas = nullptr;
 };
 
 }  // namespace parbench::test

@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstddef>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -22,9 +21,10 @@ namespace parbench::kernels::cuda {
 namespace {
 
 using test::DeviceArray;
+using test::kUlp;
+using test::random_vector;
+using test::reduction_error;
 
-// One ulp of a float relative to its magnitude (2^-23).
-constexpr double kUlp = 1.1920928955078125e-07;
 // Absolute error of tanh_approx on the device, where exp_approx is __expf: below 1e-6 (the bound
 // CudaOps.ActivationsMatchCpu checks); the CPU's is ~1e-7 and included in it.
 constexpr double kTanhError = 1e-6;
@@ -32,18 +32,8 @@ constexpr double kTanhError = 1e-6;
 // within 1), sums in double on both, one rounding to normalise (CudaOps.SoftmaxMatchesCpu's 1e-6).
 constexpr double kSoftmaxError = 1e-6;
 
-// A float sum of n terms, in any order, with or without fma, is within n u sum|terms| of the exact
-// sum (u = 2^-24, the classic worst case); the GPU and the CPU each are, so they differ by at most
-// n 2^-23 sum|terms|. Callers count the accumulated-onto value or a final store as one more term.
-double reduction_error(std::size_t n, double magnitude) { return static_cast<double>(n) * kUlp * magnitude; }
-
-std::vector<float> random_vector(std::size_t n, double bound, unsigned seed) {
-  std::mt19937 generator(seed);
-  std::uniform_real_distribution<float> uniform(static_cast<float>(-bound), static_cast<float>(bound));
-  std::vector<float> x(n);
-  for (auto& value : x) value = uniform(generator);
-  return x;
-}
+// Sums are bounded by reduction_error (cuda_emu_util.h); callers count the accumulated-onto value
+// or a final store as one more term.
 
 std::vector<float> nans(std::size_t n) { return std::vector<float>(n, NAN); }
 
@@ -75,16 +65,7 @@ struct Problem {
   std::vector<float> h, w, b, v, dcontext;
 };
 
-class CudaAttention : public testing::Test {
- public:
-  CudaAttention() {
-    EXPECT_EQ(cublasCreate(&blas), CUBLAS_STATUS_SUCCESS);
-    EXPECT_EQ(cublasSetStream(blas, nullptr), CUBLAS_STATUS_SUCCESS);
-  }
-  ~CudaAttention() override { cublasDestroy(blas); }
-  CudaAttention(const CudaAttention&) = delete;
-  CudaAttention& operator=(const CudaAttention&) = delete;
-
+class CudaAttention : public test::CublasTest {
  protected:
   // The cpu backend's forward: context (B, D), alpha (B, T), u (B*T, A).
   void cpu_forward(const Problem& p, std::vector<float>& context, std::vector<float>& alpha, std::vector<float>& u) {
@@ -96,7 +77,6 @@ class CudaAttention : public testing::Test {
   }
 
   std::unique_ptr<Backend> cpu = make_backend("cpu");
-  cublasHandle_t blas = nullptr;
 };
 
 // Each |got - expected| <= bound; the first failure is reported with its index.

@@ -10,7 +10,6 @@
 
 #include <cmath>
 #include <cstddef>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -23,17 +22,15 @@ namespace parbench::kernels::cuda {
 namespace {
 
 using test::DeviceArray;
+using test::kUlp;
+using test::random_vector;
+using test::reduction_error;
 
-// 2^-23: the bound of both implementations' roundings of one operation together (2^-24 each).
-constexpr double kUlp = 1.1920928955078125e-07;
 // Absolute error of sigmoidf and tanh_approx on the device, where exp_approx is __expf: below 1e-6
 // (CudaOps.ActivationsMatchCpu); the CPU's is ~1e-7 and included in it.
 constexpr double kActivationError = 1e-6;
 
-// A float expression of n operations is within n 2^-24 of its exact value, relative to the
-// expression evaluated on absolute values (Higham's first-order bound, any order, with or without
-// fma); on both sides together n 2^-23. A sum of n terms is the special case.
-double rounding_error(std::size_t n, double magnitude) { return static_cast<double>(n) * kUlp * magnitude; }
+// Worst-case roundings of a few operations: reduction_error (cuda_emu_util.h).
 
 // Inside the recurrence the worst case compounds: a step's error reaches the next through
 // sum_m |w_km| e_m, a factor sqrt(H) / 2 per step at PyTorch's init, 1e9 after the violence
@@ -44,14 +41,6 @@ double rounding_error(std::size_t n, double magnitude) { return static_cast<doub
 constexpr double kSigmas = 6.0;
 double sum_rounding(std::size_t n, double magnitude) {
   return kSigmas * std::sqrt(static_cast<double>(n)) * kUlp * magnitude;
-}
-
-std::vector<float> random_vector(std::size_t n, double bound, unsigned seed) {
-  std::mt19937 generator(seed);
-  std::uniform_real_distribution<float> uniform(static_cast<float>(-bound), static_cast<float>(bound));
-  std::vector<float> x(n);
-  for (auto& value : x) value = uniform(generator);
-  return x;
 }
 
 std::vector<float> nans(std::size_t n) { return std::vector<float>(n, NAN); }
@@ -145,10 +134,10 @@ void reference_forward(const Problem& p, Reference& r) {
           // c = f c_prev + i g (3 operations); tanh(c); h = o tanh(c) (1 operation).
           const double c = f * cp + in * g;
           const double e_c = e_f * std::fabs(cp) + f * e_cp + e_in * std::fabs(g) + in * e_g +
-                             rounding_error(3, f * std::fabs(cp) + in * std::fabs(g));
+                             reduction_error(3, f * std::fabs(cp) + in * std::fabs(g));
           const double tc = std::tanh(c), e_tc = (1 - tc * tc) * e_c + kActivationError;
           const double h = o * tc;
-          const double e_h = e_o * std::fabs(tc) + o * e_tc + rounding_error(1, std::fabs(h));
+          const double e_h = e_o * std::fabs(tc) + o * e_tc + reduction_error(1, std::fabs(h));
           r.act[gate] = in;
           r.act[gate + H] = f;
           r.act[gate + 2 * H] = g;
@@ -190,12 +179,12 @@ void reference_backward(const Problem& p, Reference& r) {
           const double c_prev = s > 0 ? r.c[out_prev] : 0.0, e_cp = s > 0 ? r.c_bound[out_prev] : 0.0;
           // dh = dy + dh_rec (1 operation)
           const double dy = p.dy[out], dh = dy + dh_rec[state];
-          const double e_dh = dh_rec_bound[state] + rounding_error(1, std::fabs(dy) + std::fabs(dh_rec[state]));
+          const double e_dh = dh_rec_bound[state] + reduction_error(1, std::fabs(dy) + std::fabs(dh_rec[state]));
           // dc' = dc + dh o (1 - tc^2) (5 operations)
           const double slope = 1 - tc * tc, dcj = dc[state] + dh * o * slope;
           const double e_dcj = dc_bound[state] + (e_dh * o + std::fabs(dh) * e_o) * slope +
                                std::fabs(dh) * o * 2 * std::fabs(tc) * e_tc +
-                               rounding_error(5, std::fabs(dc[state]) + std::fabs(dh) * o * (1 + tc * tc));
+                               reduction_error(5, std::fabs(dc[state]) + std::fabs(dh) * o * (1 + tc * tc));
           const double adcj = std::fabs(dcj), adh = std::fabs(dh), ag = std::fabs(g), atc = std::fabs(tc),
                        acp = std::fabs(c_prev);
           // Each dz a product of four factors, one of them 1 - a or 1 - a^2 (4 operations).
@@ -203,20 +192,20 @@ void reference_backward(const Problem& p, Reference& r) {
                                 dh * tc * o * (1 - o)};
           const double dz_bound[4] = {
               e_dcj * ag * in * (1 - in) + adcj * e_g * in * (1 - in) + adcj * ag * e_in * std::fabs(1 - 2 * in) +
-                  rounding_error(4, adcj * ag * in * (1 + in)),
+                  reduction_error(4, adcj * ag * in * (1 + in)),
               e_dcj * acp * f * (1 - f) + adcj * e_cp * f * (1 - f) + adcj * acp * e_f * std::fabs(1 - 2 * f) +
-                  rounding_error(4, adcj * acp * f * (1 + f)),
+                  reduction_error(4, adcj * acp * f * (1 + f)),
               e_dcj * in * (1 - g * g) + adcj * e_in * (1 - g * g) + adcj * in * 2 * ag * e_g +
-                  rounding_error(4, adcj * in * (1 + g * g)),
+                  reduction_error(4, adcj * in * (1 + g * g)),
               e_dh * atc * o * (1 - o) + adh * e_tc * o * (1 - o) + adh * atc * e_o * std::fabs(1 - 2 * o) +
-                  rounding_error(4, adh * atc * o * (1 + o))};
+                  reduction_error(4, adh * atc * o * (1 + o))};
           for (std::size_t k = 0; k < 4; ++k) {
             r.dz[gate + k * H] = dz[k];
             r.dz_bound[gate + k * H] = dz_bound[k];
           }
           // dc flowing on = dc' f (1 operation)
           dc[state] = dcj * f;
-          dc_bound[state] = e_dcj * f + adcj * e_f + rounding_error(1, adcj * f);
+          dc_bound[state] = e_dcj * f + adcj * e_f + reduction_error(1, adcj * f);
         }
       if (s == 0) break;
       // dh_rec (B, H) = dz (B, 4H) w_hh (4H, H): dz's errors through w_hh and a sum of 4H terms, both
@@ -287,7 +276,7 @@ GradientBounds gradient_bounds(const Problem& p, const Reference& r, const Gradi
     std::vector<double> bound(error.size());
     for (std::size_t i = 0; i < bound.size(); ++i)
       bound[i] = n * error[i] +
-                 rounding_error(static_cast<std::size_t>(calls) * terms + 1, std::fabs(initial[i]) + n * magnitude[i]);
+                 reduction_error(static_cast<std::size_t>(calls) * terms + 1, std::fabs(initial[i]) + n * magnitude[i]);
     return bound;
   };
   return {finish(dx_error, dx_magnitude, start.dx, G), finish(dw_ih_error, dw_ih_magnitude, start.dw_ih, p.rows),
@@ -344,16 +333,7 @@ struct DeviceGradients {
   DeviceArray<float> dx, dw_ih, dw_hh, db_ih, db_hh;
 };
 
-class CudaLstm : public testing::Test {
- public:
-  CudaLstm() {
-    EXPECT_EQ(cublasCreate(&blas), CUBLAS_STATUS_SUCCESS);
-    EXPECT_EQ(cublasSetStream(blas, nullptr), CUBLAS_STATUS_SUCCESS);
-  }
-  ~CudaLstm() override { cublasDestroy(blas); }
-  CudaLstm(const CudaLstm&) = delete;
-  CudaLstm& operator=(const CudaLstm&) = delete;
-
+class CudaLstm : public test::CublasTest {
  protected:
   // The layer's forward on the GPU into layer.y and layer.reserve; the workspace starts as NaN, so
   // a read of state that the step has not written shows in the outputs.
@@ -362,8 +342,6 @@ class CudaLstm : public testing::Test {
     lstm_forward(blas, layer.y.get(), layer.reserve.get(), workspace.get(), layer.x.get(), layer.w_ih.get(),
                  layer.w_hh.get(), layer.b_ih.get(), layer.b_hh.get(), p.shape, nullptr);
   }
-
-  cublasHandle_t blas = nullptr;
 };
 
 // The CPU backend's forward (one BLAS thread): y (B, T, 2H) and its reserve.
